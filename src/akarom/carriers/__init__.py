@@ -1,0 +1,46 @@
+"""Carrier adapters, one module per carrier check page, and their registry.
+
+The registry is an explicit sorted list: importing a module registers nothing.
+"""
+
+from __future__ import annotations
+
+from akarom.carriers._base import (
+    AdapterCase,
+    CarrierAdapter,
+    Observation,
+    Page,
+    Reading,
+    Visit,
+)
+from akarom.carriers.au import AuAdapter
+from akarom.carriers.docomo import DocomoAdapter
+from akarom.carriers.rakuten import RakutenAdapter
+from akarom.carriers.softbank import SoftbankAdapter
+from akarom.domain import Carrier
+
+__all__ = [
+    "ADAPTERS",
+    "AdapterCase",
+    "CarrierAdapter",
+    "Observation",
+    "Page",
+    "Reading",
+    "Visit",
+    "adapter_class",
+]
+
+ADAPTERS: tuple[type[CarrierAdapter], ...] = (
+    AuAdapter,
+    DocomoAdapter,
+    RakutenAdapter,
+    SoftbankAdapter,
+)
+
+
+def adapter_class(carrier: Carrier) -> type[CarrierAdapter]:
+    """The adapter class for ``carrier``."""
+    for adapter in ADAPTERS:
+        if adapter.CARRIER is carrier:
+            return adapter
+    raise LookupError(f"no adapter for {carrier}")

@@ -1,0 +1,542 @@
+"""KDDI (au, UQ mobile, povo): 「ネットワーク利用制限携帯電話機照会」 on my.au.com.
+
+Implements ``reference/carrier-sites.md`` §2 (au), with the symbols of §7 and the
+blocking notes of §2.6 and §8.
+
+Check page
+    ``https://my.au.com/cmn/WCV009001/WCE009001.hc`` (GET) serves ``form[name=nextForm]``.
+    Its ``action`` ends with ``WCE009002.hc``; the full path
+    ``/cmn/WCV009002/WCE009002.hc`` is INFERRED (§2.1), so the adapter follows the
+    action the page gives, resolved against the form page's URL but kept on the host
+    the adapter was given (the sandbox replaces the host, paths never change).
+
+What is sent
+    Every hidden input of the form, as served (which ones exist is unknown, §2.3 and
+    §10.3), plus the IMEI in the form's IMEI text input. That input's name is read from
+    the page: the input with id ``imei``, else the one named ``imei``/``IMEI``, else
+    ``imei`` (the old FtHome page used ``IMEI``, §2.2). No button value is sent: the
+    browser page submits through ``execSubmit('nextForm', checkImei, null)`` and a
+    Mechanize submit without a button worked (§2.3). The form goes out in the form
+    page's own charset. A MEID (14 hex digits) is sent as given (``ACCEPTS_MEID``).
+
+What it returns
+    A list of ``li.list_item`` entries, each a ``.list_heading`` and a ``.list_details``.
+    The item whose heading contains 「状態」 holds the answer: its details start with the
+    symbol, followed by explanatory wording (kept as ``Reading.message``). The item is
+    found by its heading, never by position (it was the 2nd item in 2025). An item
+    whose heading contains 「製造番号」 echoes the IMEI; ``_check`` refuses an answer
+    for another number (``ParseError(field="imei echo")``).
+
+Quirks
+    * Symbols: 〇 (U+3007) and ○ for ok, △, ×, and ー (U+30FC), － and ``-`` for no
+      record (§2.3, §7). The wording may follow the symbol directly, but a symbol
+      character that reads as part of a word is refused (``ParseError``): ー before
+      katakana (the tail of ネットワーク), ``-`` before ASCII letters or digits, －/−
+      before digits, 〇 before kanji numerals. Known cost: should au print a no-record
+      ー glued to katakana wording (「ーネットワーク…」), the adapter fails loudly
+      instead of reading it.
+    * Encoding: unknown. The Forbidden page was Shift_JIS (§2.1); pages are decoded by
+      their declared charset, else as Shift_JIS (cp932).
+    * Blocking: my.au.com served 「Forbidden | auお客さまサポート」 /
+      「要求されたページへのアクセスが禁止されています。」 to a headless client (§2.6);
+      that page is ``Blocked`` whatever its HTTP status. au is the carrier most likely to
+      refuse automated or cloud traffic (§2.6, §8).
+    * A page with neither the form nor a result list whose visible text mentions
+      「メンテナンス」 is ``Maintenance`` (no au maintenance page has been seen, §8).
+    * Captcha: no evidence for au. 「画像認証」 in the text, or an input, image or frame
+      whose name, id, class or src mentions "captcha", is ``CaptchaRequired`` (a guess).
+    * A page with no result list but a notice paragraph (the old fallback XPath
+      ``/html/body/div[1]/div[2]/p``, INFERRED to be an error or notice, §2.3) is a
+      ``ParseError`` quoting the notice. It is never ``CarrierRejected``: the site's
+      invalid-IMEI wording is unknown, and guessing it could hide a changed page.
+
+Fixtures (``tests/carriers/fixtures/au/``) are RECONSTRUCTED from carrier-sites.md on
+2026-11-26; no live capture was possible. Still unverified about the live site:
+
+* the hidden fields of ``nextForm`` and whether any of them is a per-session token;
+* the form's exact ``action`` path and method (POST is assumed from the Mechanize flow);
+* the response encoding, and whether the result opens in a new window or after a redirect;
+* the exact markup inside ``.list_details`` (symbol and wording in one text, or apart)
+  and the wording for each symbol;
+* whether a MEID is still accepted (§2.4), and what the page shows for an invalid IMEI;
+* the maintenance page, any captcha, and what triggers 「Forbidden」 (§2.6, §10.3).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import ClassVar
+from urllib.parse import urlencode
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit, _codec_name
+from akarom.carriers._forms import action_path, find_form
+from akarom.carriers._symbols import SYMBOLS
+from akarom.domain import Carrier, Status
+from akarom.errors import (
+    Blocked,
+    CaptchaRequired,
+    CarrierUnavailable,
+    Maintenance,
+    ParseError,
+    RateLimited,
+)
+
+__all__ = ["AuAdapter"]
+
+_FORM_NAME = "nextForm"
+_ACTION_FILE = "WCE009002.hc"
+_STATUS_HEADING = "状態"
+_ECHO_HEADINGS = ("製造番号", "IMEI", "MEID")
+# The Forbidden page as saved in sanuei/jp-iphone-checker:debug_au.html (§2.1, 2025/26).
+_FORBIDDEN_TEXT = "要求されたページへのアクセスが禁止されています"
+_BLANKS = " \t\r\n\u3000\u00a0"
+_CHARSET_HEADER = re.compile(r"charset\s*=\s*([^\s;]+)", re.I)
+_CHARSET_META = re.compile(r"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_HEX = frozenset("0123456789ABCDEF")
+
+
+def _page_charset(page: Page, default: str) -> str:
+    """The codec ``Page.text`` decodes ``page`` with: header charset, then ``<meta>``, else default.
+
+    Mirrors ``_base.decode_body`` so the form goes back in the encoding the page came in.
+    """
+    header = _CHARSET_HEADER.search(page.headers.get("content-type", ""))
+    codec = _codec_name(header.group(1)) if header else None
+    if codec is None:
+        meta = _CHARSET_META.search(page.content[:4096].decode("ascii", errors="replace"))
+        codec = _codec_name(meta.group(1)) if meta else None
+    return codec or _codec_name(default) or "utf-8"
+
+
+def _attr(node: LexborNode, name: str) -> str:
+    value = node.attributes.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _items(tree: LexborHTMLParser, words: tuple[str, ...]) -> list[LexborNode]:
+    """The ``li.list_item`` entries whose ``.list_heading`` contains one of ``words``."""
+    return [
+        item
+        for item in tree.css("li.list_item")
+        if any(word in heading.text() for heading in item.css(".list_heading") for word in words)
+    ]
+
+
+def _is_fragment(symbol: str, follower: str) -> bool:
+    """Whether ``symbol`` followed by ``follower`` reads as a piece of a word, not an answer.
+
+    Some symbol characters also occur inside words: ー in katakana (ネットワーク, whose
+    tail ーク starts a text once the page is cut), ``-`` in identifiers and dates
+    (``http-equiv``, 2026-11-26), －/− before numbers, 〇 in kanji numerals (二〇二六).
+    Scrapers take the first character of the details (§2.3), so the wording may follow
+    the symbol with no blank; only these word-like pairs are refused.
+    """
+    if symbol == "ー":
+        return "\u30a1" <= follower <= "\u30fa"  # a katakana letter
+    if symbol == "-":
+        return (follower.isascii() and follower.isalnum()) or follower in "-_>/."
+    if symbol in "－−":
+        return unicodedata.normalize("NFKC", follower).isdigit()
+    if symbol == "〇":
+        return follower in "〇一二三四五六七八九十百千万"
+    return False
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.replace("\u3000", " ").split())
+
+
+def _visible_text(tree: LexborHTMLParser) -> str:
+    """Body text a person sees, without links, scripts and styles (a footer link to
+    「メンテナンス情報」 is not a maintenance notice)."""
+    tree.strip_tags(["a", "script", "style", "noscript", "template"])
+    body = tree.body
+    return body.text() if body is not None else ""
+
+
+def _is_maintenance(tree: LexborHTMLParser, visible: str) -> bool:
+    """「メンテナンス」 in the title or a heading, or anywhere visible on a page without forms.
+
+    Form pages carry notices of scheduled maintenance (「…メンテナンスのため、ご利用いただけない
+    場合があります」) and footers link to 「メンテナンス情報」; neither is a maintenance page.
+    """
+    word = "メンテナンス"
+    if any(word in node.text() for node in tree.css("title, h1, h2, h3")):
+        return True
+    return tree.css_first("form") is None and word in visible
+
+
+def _has_captcha(tree: LexborHTMLParser, visible: str) -> bool:
+    """Generic captcha markers; au has never been seen with a captcha (a guess, §2)."""
+    if "画像認証" in visible:
+        return True
+    for node in tree.css("input, img, iframe, div, form"):
+        for name in ("name", "id", "class", "src"):
+            if "captcha" in _attr(node, name).lower():
+                return True
+    return False
+
+
+def _form_node(tree: LexborHTMLParser) -> LexborNode | None:
+    """``form[name=nextForm]`` (or id), else the form posting to ``WCE009002.hc``."""
+    forms = tree.css("form")
+    named = [f for f in forms if _FORM_NAME in (_attr(f, "name"), _attr(f, "id"))]
+    if named:
+        return named[0]
+    return next((f for f in forms if _ACTION_FILE in _attr(f, "action")), None)
+
+
+def _imei_field_name(form: LexborNode | None) -> str:
+    """The name of the form's IMEI input, read from the page; ``imei`` when none is found.
+
+    The current page has ``<input id="imei" name="imei">``; the old FtHome page named
+    it ``IMEI`` (§2.2, §2.3).
+    """
+    if form is None:
+        return "imei"
+    inputs = [node for node in form.css("input") if _attr(node, "name")]
+    for node in inputs:
+        if _attr(node, "id").lower() == "imei":
+            return _attr(node, "name")
+    for node in inputs:
+        if _attr(node, "name").lower() == "imei":
+            return _attr(node, "name")
+    return "imei"
+
+
+def _compact_id(text: str) -> str:
+    """An IMEI/MEID as printed, compacted: NFKC, upper case, blanks and hyphens removed."""
+    folded = unicodedata.normalize("NFKC", text).upper()
+    return "".join(ch for ch in folded if ch not in " \t\r\n\u00a0-")
+
+
+def _same_device(echo: str, imei: str) -> bool:
+    """Whether an echoed number names ``imei``: the first 14 characters agree.
+
+    Characters that are not hex digits (a mask such as ``*``) are not compared; an
+    echo shorter than 14 characters cannot be compared and is accepted.
+    """
+    if len(echo) < 14:
+        return True
+    return all(
+        shown == ours or shown not in _HEX
+        for shown, ours in zip(echo[:14], imei.upper()[:14], strict=False)
+    )
+
+
+class AuAdapter(CarrierAdapter):
+    """KDDI's check page (au, UQ mobile, povo): GET the form, POST it, read 「状態」."""
+
+    CARRIER: ClassVar[Carrier] = Carrier.AU
+    DISPLAY_NAME: ClassVar[str] = "ネットワーク利用制限携帯電話機照会"
+    BASE_URL: ClassVar[str] = "https://my.au.com"
+    ENTRY_PATH: ClassVar[str] = "/cmn/WCV009001/WCE009001.hc"
+    # Used only when a page declares no charset. The one page seen with a declared
+    # encoding, the Forbidden page, was Shift_JIS (§2.1; 2026-11-26).
+    DEFAULT_ENCODING: ClassVar[str] = "cp932"
+    MIN_INTERVAL: ClassVar[float] = 2.0
+    # Per response; a check is two requests (form, then result). Browser scripts
+    # waited up to 60 s for the whole page flow including browser start (§2.3); a
+    # single HTML response taking more than 20 s is treated as the site being down.
+    TIMEOUT: ClassVar[float] = 20.0
+    VERSION: ClassVar[str] = "au-2026.11.26"
+    # The page historically took "IMEI/MEID" (§2.4); whether today's form does is
+    # unverified (2026-11-26). A MEID is sent as given, 14 hex digits.
+    ACCEPTS_MEID: ClassVar[bool] = True
+
+    TESTS: ClassVar[tuple[AdapterCase, ...]] = (
+        AdapterCase(
+            "ok",
+            "352099001761481",
+            Status.OK,
+            symbol="〇",
+            description="〇 (U+3007) directly followed by the wording; hidden fields carried over",
+        ),
+        AdapterCase(
+            "ok_white_circle",
+            "356938035643809",
+            Status.OK,
+            symbol="○",
+            description="○ (U+25CB) in its own span; absolute form action on my.au.com",
+        ),
+        AdapterCase(
+            "pending",
+            "490154203237518",
+            Status.PENDING,
+            symbol="△",
+            description="△ with an ideographic space before the wording; relative action",
+        ),
+        AdapterCase(
+            "restricted",
+            "353879234252633",
+            Status.RESTRICTED,
+            symbol="×",
+            description="× (U+00D7); page in UTF-8, declared in the header only",
+        ),
+        AdapterCase(
+            "unregistered",
+            "354178036859789",
+            Status.UNREGISTERED,
+            symbol="ー",
+            description="ー (U+30FC, katakana prolonged sound mark) as scrapers saw in 2025",
+        ),
+        AdapterCase(
+            "unregistered_fullwidth_minus",
+            "352099001761481",
+            Status.UNREGISTERED,
+            symbol="－",
+            description="－ (U+FF0D), as the old FtHome page printed it",
+        ),
+        AdapterCase(
+            "unregistered_hyphen",
+            "356938035643809",
+            Status.UNREGISTERED,
+            symbol="-",
+            description="ASCII hyphen; charset declared only in <meta>",
+        ),
+        AdapterCase(
+            "extra_whitespace",
+            "490154203237518",
+            Status.PENDING,
+            symbol="△",
+            description="blank lines, tabs and ideographic spaces around heading and symbol",
+        ),
+        AdapterCase(
+            "attribute_order",
+            "353879234252633",
+            Status.OK,
+            symbol="〇",
+            description="attributes reordered, extra classes, upper-case tags",
+        ),
+        AdapterCase(
+            "status_first",
+            "354178036859789",
+            Status.RESTRICTED,
+            symbol="×",
+            description="状態 is the first item, before 製造番号 and a date item",
+        ),
+        AdapterCase(
+            "legacy_field_name",
+            "352099001761481",
+            Status.OK,
+            symbol="○",
+            description="the form's text input is named IMEI (the old page's name)",
+        ),
+        AdapterCase(
+            "meid_ok",
+            "A0000000002329",
+            Status.OK,
+            symbol="〇",
+            description="a 14-hex-digit MEID sent as given and echoed back",
+        ),
+        AdapterCase(
+            "forbidden_403",
+            "356938035643809",
+            Blocked,
+            description="the Shift_JIS 「Forbidden | auお客さまサポート」 page with HTTP 403",
+        ),
+        AdapterCase(
+            "forbidden_200",
+            "490154203237518",
+            Blocked,
+            description="the Forbidden page served with HTTP 200 in answer to the POST",
+        ),
+        AdapterCase(
+            "maintenance_503",
+            "353879234252633",
+            Maintenance,
+            description="a maintenance page with HTTP 503 instead of the form",
+        ),
+        AdapterCase(
+            "maintenance_200",
+            "354178036859789",
+            Maintenance,
+            description="a maintenance page with HTTP 200 instead of the form",
+        ),
+        AdapterCase(
+            "server_error",
+            "352099001761481",
+            CarrierUnavailable,
+            description="HTTP 500 in answer to the POST",
+        ),
+        AdapterCase(
+            "timeout",
+            "356938035643809",
+            CarrierUnavailable,
+            description="the POST times out",
+        ),
+        AdapterCase(
+            "rate_limited",
+            "490154203237518",
+            RateLimited,
+            description="HTTP 429 with Retry-After: 120 on the form page",
+        ),
+        AdapterCase(
+            "captcha",
+            "353879234252633",
+            CaptchaRequired,
+            description="a form page with 画像認証 (no evidence au has one; a guess)",
+        ),
+        AdapterCase(
+            "form_missing",
+            "354178036859789",
+            ParseError,
+            description="the entry page has no nextForm",
+        ),
+        AdapterCase(
+            "layout_changed",
+            "352099001761481",
+            ParseError,
+            description="the result is a table; no li.list_item",
+        ),
+        AdapterCase(
+            "notice_instead_of_result",
+            "356938035643809",
+            ParseError,
+            description="a notice paragraph where the result list should be",
+        ),
+        AdapterCase(
+            "empty_details",
+            "490154203237518",
+            ParseError,
+            description="the 状態 item has empty details",
+        ),
+        AdapterCase(
+            "look_alike_symbol",
+            "353879234252633",
+            ParseError,
+            description="◎ is not one of the symbols",
+        ),
+        AdapterCase(
+            "imei_echo_mismatch",
+            "354178036859789",
+            ParseError,
+            description="the result echoes a different 製造番号",
+        ),
+    )
+
+    async def _check(self, imei: str, visit: Visit) -> Reading:
+        """GET the form, POST it with the IMEI, read the answer and its IMEI echo."""
+        form_page = await visit.fetch("GET", self.ENTRY_PATH)
+        method, path, fields, encoding = self.form_submission(form_page, imei)
+        headers = {"Referer": form_page.url}
+        if method == "POST":
+            page = await visit.fetch(
+                "POST", path, form=fields, form_encoding=encoding, headers=headers
+            )
+        else:
+            query = urlencode(fields, encoding=encoding)
+            page = await visit.fetch("GET", f"{path}{'&' if '?' in path else '?'}{query}")
+        reading = self.parse_result(page)
+        echo = self.echoed_id(page)
+        if echo is not None and not _same_device(echo, imei):
+            raise ParseError(
+                f"the result page answers for 製造番号 {echo}, not {imei}", field="imei echo"
+            )
+        return reading
+
+    @classmethod
+    def form_submission(cls, page: Page, imei: str) -> tuple[str, str, dict[str, str], str]:
+        """What to send for ``imei`` from the form page: method, path, fields, encoding.
+
+        Raises ``ParseError`` when the page has no usable ``nextForm``.
+        """
+        html = page.text(cls.DEFAULT_ENCODING)
+        form = find_form(html, name=_FORM_NAME) or find_form(html, action_contains=_ACTION_FILE)
+        if form is None:
+            raise ParseError("the entry page has no nextForm", field="form")
+        action = form.action.strip()
+        if not action or action.lower().startswith("javascript:") or action.startswith("#"):
+            raise ParseError(f"nextForm has no usable action: {action!r}", field="form action")
+        fields = dict(form.fields)
+        fields[_imei_field_name(_form_node(LexborHTMLParser(html)))] = imei
+        method = "POST" if form.method == "POST" else "GET"
+        return (
+            method,
+            action_path(action, page.url),
+            fields,
+            _page_charset(page, cls.DEFAULT_ENCODING),
+        )
+
+    @classmethod
+    def parse_result(cls, page: Page) -> Reading:
+        """The symbol at the start of the 「状態」 item's details, and the wording after it."""
+        tree = LexborHTMLParser(page.text(cls.DEFAULT_ENCODING))
+        items = _items(tree, (_STATUS_HEADING,))
+        if not items:
+            notice = tree.css_first("body > div:nth-of-type(1) > div:nth-of-type(2) > p")
+            shown = _collapse(notice.text()) if notice is not None else ""
+            if shown:
+                raise ParseError(
+                    f"no result list; the page shows a notice instead: {shown[:200]}",
+                    field="result list",
+                )
+            raise ParseError("no li.list_item with a 状態 heading", field="result list")
+        if len(items) > 1:
+            raise ParseError(f"{len(items)} items are headed 状態", field="status item")
+        details = items[0].css(".list_details")
+        if len(details) != 1:
+            raise ParseError(
+                f"the 状態 item has {len(details)} .list_details", field="status details"
+            )
+        return cls._read_details(details[0])
+
+    @staticmethod
+    def _read_details(details: LexborNode) -> Reading:
+        texts = [
+            node.text_content or ""
+            for node in details.traverse(include_text=True)
+            if node.is_text_node
+        ]
+        first = next((t.strip(_BLANKS) for t in texts if t.strip(_BLANKS)), "")
+        if not first:
+            raise ParseError("the 状態 details are empty", field="symbol")
+        symbol = first[0]
+        if symbol not in SYMBOLS:
+            raise ParseError(
+                f"状態 does not start with a known symbol: {first[:20]!r}", field="symbol"
+            )
+        follower = first[1:2]
+        if follower in SYMBOLS:
+            raise ParseError(f"two symbols in a row: {first[:2]!r}", field="symbol")
+        if follower and _is_fragment(symbol, follower):
+            raise ParseError(f"the symbol is part of a word: {first[:20]!r}", field="symbol")
+        wording = _collapse("".join(texts)).lstrip(_BLANKS)[1:].lstrip(_BLANKS + ":：")
+        return Reading(SYMBOLS[symbol], symbol, wording or None)
+
+    @classmethod
+    def echoed_id(cls, page: Page) -> str | None:
+        """The 製造番号 the result page echoes, compacted; None when it shows none."""
+        tree = LexborHTMLParser(page.text(cls.DEFAULT_ENCODING))
+        for item in _items(tree, _ECHO_HEADINGS):
+            if any(_STATUS_HEADING in h.text() for h in item.css(".list_heading")):
+                continue
+            details = item.css_first(".list_details")
+            echo = _compact_id(details.text()) if details is not None else ""
+            if echo:
+                return echo
+        return None
+
+    @classmethod
+    def screen_page(cls, page: Page) -> None:
+        """Forbidden → ``Blocked``; captcha → ``CaptchaRequired``; maintenance → ``Maintenance``."""
+        text = page.text(cls.DEFAULT_ENCODING)
+        tree = LexborHTMLParser(text)
+        title = tree.css_first("title")
+        if _FORBIDDEN_TEXT in text or (title is not None and "forbidden" in title.text().lower()):
+            raise Blocked(
+                "my.au.com answered 「Forbidden」 (要求されたページへのアクセスが"
+                "禁止されています): automated access refused; stop polling au, check by hand"
+            )
+        if _items(tree, (_STATUS_HEADING,)):
+            return
+        visible = _visible_text(tree)
+        if _has_captcha(tree, visible):
+            raise CaptchaRequired("my.au.com shows a captcha (画像認証); akarom never solves one")
+        if _form_node(tree) is not None:
+            return
+        if _is_maintenance(tree, visible):
+            raise Maintenance("my.au.com shows a maintenance page (メンテナンス)")

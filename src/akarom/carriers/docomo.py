@@ -1,0 +1,271 @@
+"""NTT docomo (and ahamo): 「ネットワーク利用制限携帯電話機確認サイト」.
+
+Implements carrier-sites.md §1 (docomo), as written on 2026-11-26.
+
+Check page
+    ``https://nw-restriction.nttdocomo.co.jp/search.php``. docomo itself published the
+    landing page ``top.php`` (§1.1, 2016) and its own guide pages link it over https
+    (used-lab.com, 2025), but every scraper 2016–2026 used plain **http**; that https
+    answers the same is INFERRED (§1.1, M). akarom uses https.
+
+Flow (§1.4, SEEN 2025-06 … 2026-02 in three independent scrapers)
+    One request: ``POST /search.php`` with the form ``productno=<15 digits>``,
+    ``application/x-www-form-urlencoded``, percent-encoded in cp932 like everything
+    the Shift_JIS site receives (the digits are ASCII anyway). The preceding
+    ``GET top.php`` that some scrapers make only fetches a ``PHPSESSID`` cookie that
+    no current scraper needs (§1.4 step 1, "optional"); leaving it out halves the load
+    on docomo and is the politest flow. If the site ever starts to demand the session,
+    the answer will no longer be a result page and the check fails loudly
+    (``ParseError``), never with a guessed status.
+
+What the page returns
+    A Shift_JIS result page. The verdict is the stripped text of the **second**
+    ``div.result-panel``, the bare symbol: ○ (or ◯), △, × or the ASCII hyphen ``-``
+    for "no record" (§1.4 step 4, H). That the three panels are [IMEI, symbol, search
+    date] is INFERRED (M) from a 2024 blog describing the screen. The explanatory
+    wording (§1.5) is returned as the message only when the page itself prints one of
+    the sentences reported for the status read; otherwise the message is None.
+
+Quirks
+    - Shift_JIS (cp932), declared in ``<meta>`` and, per the sandbox notes, the header
+      (§1.2, §1.4 step 3, §9). Pages are decoded by their declaration, else as cp932.
+    - "No record" is the ASCII hyphen ``-``, not － (§1.4, M).
+    - Before about 2023 a numeric GIF captcha (``gifcat/call.php``, field
+      ``attestationkey``) stood before the answer (§1.3). It is gone since 2025-06 at the
+      latest; if it comes back the check raises ``CaptchaRequired``.
+    - No blocking or rate limit has been reported (§1.8). HTTP 403, a page titled
+      「Forbidden」 / "Access Denied" → ``Blocked``; a page that mentions 「メンテナンス」
+      and shows no result → ``Maintenance`` (its wording is unknown, §1.5).
+
+Decisions where the reference is silent
+    - **IMEI echo.** When a result panel shows a 14–16-digit number (the IMEI panel,
+      hyphens and spaces allowed), its first 14 digits must equal those asked for,
+      else ``ParseError(field="imei echo")``: the answer must be about our device.
+      The echo is not *required*, because the panel order is inferred. ``parse_result``
+      sees only the page, so ``_check`` compares ``echoed_imeis(page)`` afterwards.
+    - **Invalid IMEI.** The site's own invalid-IMEI answer is unknown (§1.5). A page
+      that shows the search form again (a ``productno`` input) and no result is
+      reported as ``ParseError(field="result panel")`` naming that fact, not as
+      ``CarrierRejected``: akarom only sends Luhn-valid IMEIs, so the form coming back
+      more likely means the flow changed (a token, a captcha, a session) than a refusal.
+    - **Input.** docomo takes 15 digits only (§1.7; no MEID). ``_check`` raises
+      ``ValueError`` for anything else: services validate and never send it, so it is
+      a programming error, and nothing is sent.
+
+Fixtures
+    Every page under ``tests/carriers/fixtures/docomo/`` is RECONSTRUCTED from
+    carrier-sites.md §1 (2026-11-26); no live capture was possible here.
+
+Unverified about the live site (carrier-sites.md §10)
+    - the current HTML of the result page: how many ``result-panel`` blocks, their
+      order, whether the IMEI is echoed and how (hyphens?), the date format;
+    - whether the result page carries any explanatory wording at all;
+    - https versus http behaving the same; whether a cookie-less single POST keeps
+      working;
+    - the invalid-IMEI, empty-input and maintenance pages and their HTTP statuses;
+    - whether the captcha can come back under load; any rate limit or terms of use
+      (``about.html`` unread, §8).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import ClassVar
+
+from selectolax.lexbor import LexborHTMLParser
+
+from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit
+from akarom.carriers._symbols import SYMBOLS, leading_symbol
+from akarom.domain import Carrier, Status
+from akarom.errors import (
+    Blocked,
+    CaptchaRequired,
+    CarrierError,
+    CarrierUnavailable,
+    Maintenance,
+    ParseError,
+    RateLimited,
+)
+
+__all__ = ["DocomoAdapter"]
+
+_SEARCH_PATH = "/search.php"
+_FORM_ENCODING = "cp932"  # the site is Shift_JIS (§1.4 step 3)
+_RESULT_PANELS = "div.result-panel"  # class selector: matches class="outst result-panel" too
+_SYMBOL_PANEL = 1  # the 2nd panel, counting from 0 (§1.4 step 4)
+_BLOCKED_TITLE = re.compile(r"forbidden|access denied", re.I)
+_ECHO_NOISE = re.compile(r"[\s\-‐－−]")  # how a printed IMEI may be split up
+_ECHO = re.compile(r"\d{14,16}")
+
+# Sentences reported for each status (§1.5, 2014–2024). A page that prints one of
+# these gives the message; a phrase is matched as a cue and the whole sentence, as
+# printed, is returned. None of them is known to be on today's result page.
+_WORDING_CUES: dict[Status, tuple[str, ...]] = {
+    Status.OK: ("利用可（", "利用制限の対象外", "利用制限の対象ではございません"),
+    Status.PENDING: ("利用制限となる可能性", "判明した場合には"),
+    Status.RESTRICTED: ("利用制限中",),
+    Status.UNREGISTERED: ("が確認できません",),
+}
+
+_TEST_IMEI = "352099001761481"
+
+
+def _case(
+    name: str,
+    expect: Status | type[CarrierError],
+    description: str,
+    *,
+    symbol: str | None = None,
+    imei: str = _TEST_IMEI,
+) -> AdapterCase:
+    return AdapterCase(name, imei, expect, symbol=symbol, description=description)
+
+
+class DocomoAdapter(CarrierAdapter):
+    """docomo's check page: one POST of ``productno``, the symbol in the 2nd result panel."""
+
+    CARRIER = Carrier.DOCOMO
+    DISPLAY_NAME = "ネットワーク利用制限携帯電話機確認サイト"
+    BASE_URL = "https://nw-restriction.nttdocomo.co.jp"
+    ENTRY_PATH = "/top.php"  # the URL docomo itself publishes (§1.1)
+    DEFAULT_ENCODING = "cp932"
+    MIN_INTERVAL = 2.0
+    # One small PHP page; 20 s is several times what a browser waits in practice and
+    # keeps a hung connection from holding docomo's single request slot (INTERFACES §4).
+    TIMEOUT = 20.0
+    VERSION = "docomo-2026.11.26"
+    ACCEPTS_MEID = False
+
+    TESTS: ClassVar[tuple[AdapterCase, ...]] = (
+        _case("ok", Status.OK, "○: not restricted", symbol="○"),
+        _case(
+            "ok-large-circle", Status.OK, "◯ (U+25EF), the variant one scraper keys on", symbol="◯"
+        ),
+        _case("pending", Status.PENDING, "△: installments or review period", symbol="△"),
+        _case("restricted", Status.RESTRICTED, "×: 赤ロム", symbol="×"),
+        _case("unregistered", Status.UNREGISTERED, "ASCII '-': no record", symbol="-"),
+        _case(
+            "whitespace",
+            Status.RESTRICTED,
+            "symbol wrapped in newlines, spaces and U+3000",
+            symbol="×",
+        ),
+        _case(
+            "attribute-order",
+            Status.PENDING,
+            "several classes, attributes reordered, upper case",
+            symbol="△",
+        ),
+        _case("meta-charset-only", Status.OK, "Shift_JIS declared only in <meta>", symbol="○"),
+        _case("imei-echo-mismatch", ParseError, "the page is about another IMEI"),
+        _case("search-form-again", ParseError, "the form came back instead of a result"),
+        _case("layout-changed", ParseError, "no div.result-panel at all"),
+        _case("empty-symbol", ParseError, "the symbol panel is empty"),
+        _case("look-alike-symbol", ParseError, "◎ is not one of docomo's symbols"),
+        _case("captcha", CaptchaRequired, "the legacy gifcat captcha form (§1.3)"),
+        _case("blocked", Blocked, "HTTP 403 Forbidden"),
+        _case("maintenance-503", Maintenance, "HTTP 503 with a メンテナンス page"),
+        _case("maintenance-200", Maintenance, "HTTP 200 with a メンテナンス page"),
+        _case("server-error", CarrierUnavailable, "HTTP 500"),
+        _case("timeout", CarrierUnavailable, "no answer in time"),
+        _case("rate-limited", RateLimited, "HTTP 429 with Retry-After"),
+    )
+
+    async def _check(self, imei: str, visit: Visit) -> Reading:
+        """POST ``productno`` to ``search.php``; the answer is that response."""
+        if not (len(imei) == 15 and imei.isascii() and imei.isdigit()):
+            raise ValueError(f"docomo takes exactly 15 digits, not {imei!r} (§1.7)")
+        page = await visit.fetch(
+            "POST",
+            _SEARCH_PATH,
+            form={"productno": imei},
+            form_encoding=_FORM_ENCODING,
+            headers={"Referer": self.base_url + _SEARCH_PATH},
+        )
+        reading = self.parse_result(page)
+        for echoed in self.echoed_imeis(page):
+            if echoed[:14] != imei[:14]:
+                raise ParseError(
+                    f"the result is about {echoed}, not the IMEI asked for", field="imei echo"
+                )
+        return reading
+
+    @classmethod
+    def _tree(cls, page: Page) -> LexborHTMLParser:
+        return LexborHTMLParser(page.text(cls.DEFAULT_ENCODING))
+
+    @classmethod
+    def parse_result(cls, page: Page) -> Reading:
+        """The symbol of the 2nd ``div.result-panel``, and the reported wording if printed."""
+        tree = cls._tree(page)
+        panels = tree.css(_RESULT_PANELS)
+        if len(panels) <= _SYMBOL_PANEL:
+            if tree.css_first('input[name="productno"]') is not None:
+                raise ParseError(
+                    "docomo showed the search form again instead of a result (its "
+                    "invalid-IMEI wording is unknown, carrier-sites.md §1.5)",
+                    field="result panel",
+                )
+            raise ParseError(
+                f"unable to find the result: {len(panels)} div.result-panel, expected 2 or more",
+                field="result panel",
+            )
+        cell = panels[_SYMBOL_PANEL].text()
+        split = leading_symbol(cell)
+        if split is None or split[1]:
+            raise ParseError(
+                f"no docomo symbol in the 2nd result panel: {cell.strip()[:40]!r}", field="symbol"
+            )
+        symbol = split[0]
+        status = SYMBOLS[symbol]
+        return Reading(status=status, symbol=symbol, message=cls._wording(tree, status))
+
+    @classmethod
+    def echoed_imeis(cls, page: Page) -> tuple[str, ...]:
+        """Every 14–16-digit number a result panel shows whole (hyphens, spaces ignored).
+
+        >>> page = Page("POST", "https://x/search.php", 200, {},
+        ...             '<div class="result-panel">35-209900-176148-1</div>'.encode())
+        >>> DocomoAdapter.echoed_imeis(page)
+        ('352099001761481',)
+        """
+        found = []
+        for panel in cls._tree(page).css(_RESULT_PANELS):
+            compact = _ECHO_NOISE.sub("", unicodedata.normalize("NFKC", panel.text()))
+            if _ECHO.fullmatch(compact):
+                found.append(compact)
+        return tuple(found)
+
+    @staticmethod
+    def _wording(tree: LexborHTMLParser, status: Status) -> str | None:
+        """The sentence the page prints for ``status`` (§1.5 cues), else None. Relaxed."""
+        body = tree.body
+        if body is None:
+            return None
+        cues = _WORDING_CUES[status]
+        for node in body.traverse(include_text=True):
+            text = node.text_content if node.tag == "-text" else None
+            if text and any(cue in text for cue in cues):
+                return " ".join(text.split())
+        return None
+
+    @classmethod
+    def screen_page(cls, page: Page) -> None:
+        """Captcha (legacy gifcat form), maintenance, and 「Forbidden」 pages."""
+        tree = cls._tree(page)
+        if (
+            tree.css_first('img[src*="gifcat/call.php"]') is not None
+            or tree.css_first('input[name="attestationkey"]') is not None
+        ):
+            raise CaptchaRequired(
+                "docomo asks for the image code (gifcat captcha, §1.3); "
+                "akarom does not solve captchas: check by hand"
+            )
+        if tree.css_first(_RESULT_PANELS) is not None:
+            return
+        if "メンテナンス" in (tree.body.text() if tree.body is not None else ""):
+            raise Maintenance(f"docomo shows a maintenance page (HTTP {page.status_code})")
+        title = tree.css_first("title")
+        if title is not None and _BLOCKED_TITLE.search(title.text()):
+            raise Blocked(f"docomo refused access: {title.text().strip()[:60]!r}")

@@ -1,0 +1,331 @@
+"""Rakuten Mobile: 「ネットワーク利用制限の確認」, read through its JSON endpoint.
+
+Implements ``reference/carrier-sites.md`` §4, with the symbols of §7 and the
+unknowns of §10.5.
+
+Check page
+    ``https://network.mobile.rakuten.co.jp/restriction/`` is a JavaScript single-page
+    app (input ``#imei``, result in ``#search-result``); it cannot be used without a
+    browser. The adapter asks the JSON endpoint the app appears to call:
+    ``GET /restriction/eir/v1/rest-api/public/imei/{imei}`` with
+    ``Accept: application/json`` and ``Referer: <host>/restriction/``, as the app
+    would send (seen in one project, 2025-12; L–M confidence). No cookie or token is
+    sent; none is known to be needed.
+
+What it returns
+    A JSON object whose integer ``status`` is the answer:
+
+    * 0 → ○ ``ok``, 1 → △ ``pending``, 2 → × ``restricted``: seen in the one source
+      (gogojojo318/imei_checker2, 2025-12);
+    * 3 → - ``unregistered``: a **project decision, unverified**. No source shows how
+      the endpoint says "no record"; akarom and its sandbox both take HTTP 200 with
+      ``"status": 3`` to mean it.
+
+    ``Reading.symbol`` is the canonical symbol for the number (the page's own symbols
+    ○ △ × - are drawn by the app, not sent). ``Reading.message`` is the first
+    non-empty string among the top-level fields ``message``, ``statusMessage``,
+    ``statusText``, ``description``, ``detail``, ``text``, if any (none is known to
+    exist).
+
+Refusals
+    Everything else is ``ParseError``, never ``unregistered``: another ``status``
+    value, a ``status`` that is not an integer (``true``, ``0.0`` and ``"0"`` included),
+    a body that is not a JSON object, a reply other than HTTP 200 (a moved endpoint's
+    404 must not read as -), or an ``imei`` field naming another IMEI than the one asked
+    for (the IMEI is read back from the page's URL, so ``parse_result`` stays pure).
+    HTTP 400 is ``CarrierRejected`` (the site refused the IMEI); 403 ``Blocked``,
+    429 ``RateLimited``, 5xx ``CarrierUnavailable`` (base class). An HTML page where
+    JSON was expected is screened: visible 「メンテナンス」 → ``Maintenance``, captcha
+    markers (「画像認証」, an input, image or frame mentioning "captcha") →
+    ``CaptchaRequired``, an 「Access Denied」/「Forbidden」 title → ``Blocked``; any
+    other HTML (the app's own shell, say) is a ``ParseError``.
+
+Fixtures (``tests/carriers/fixtures/rakuten/``) are RECONSTRUCTED from carrier-sites.md
+on 2026-11-26; no live capture was possible. Still unverified about the live site:
+
+* whether the endpoint exists at that path, and its full JSON schema (field names
+  besides ``status``, error bodies, other status codes);
+* how "no record" is represented (the ``status: 3`` convention above is an assumption);
+* whether it needs headers, cookies, a CSRF token or an ``Origin``;
+* whether it answers 400 for an invalid IMEI, and what its maintenance and block
+  pages look like (the HTML screens are guesses).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any, ClassVar
+from urllib.parse import quote, unquote, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit
+from akarom.domain import Carrier, Status
+from akarom.errors import (
+    Blocked,
+    CaptchaRequired,
+    CarrierRejected,
+    CarrierUnavailable,
+    Maintenance,
+    ParseError,
+    RateLimited,
+)
+
+__all__ = ["RakutenAdapter"]
+
+API_PATH = "/restriction/eir/v1/rest-api/public/imei/{imei}"
+
+#: The numeric ``status`` → akarom status. 0–2 after gogojojo318/imei_checker2
+#: (app/lib/rakuten_checker.rb, 2025-12, §4); 3 is the project's unverified convention.
+STATUS_CODES: dict[int, Status] = {
+    0: Status.OK,
+    1: Status.PENDING,
+    2: Status.RESTRICTED,
+    3: Status.UNREGISTERED,
+}
+
+_MESSAGE_KEYS = ("message", "statusMessage", "statusText", "description", "detail", "text")
+_IMEI_IN_PATH = re.compile(r"/imei/([^/]+)/?$")
+
+
+def _attr(node: LexborNode, name: str) -> str:
+    value = node.attributes.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _is_html(page: Page) -> bool:
+    return (
+        "html" in page.headers.get("content-type", "").lower() or page.content.lstrip()[:1] == b"<"
+    )
+
+
+def _compact(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in folded if ch not in " \t\r\n-")
+
+
+def _json_detail(page: Page) -> str:
+    """A wording from an error body, for the operator; empty when there is none."""
+    try:
+        data = json.loads(page.content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    for key in (*_MESSAGE_KEYS, "error"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return ""
+
+
+class RakutenAdapter(CarrierAdapter):
+    """Rakuten Mobile's restriction check, through its JSON endpoint (status 0–3)."""
+
+    CARRIER: ClassVar[Carrier] = Carrier.RAKUTEN
+    DISPLAY_NAME: ClassVar[str] = "ネットワーク利用制限の確認"
+    BASE_URL: ClassVar[str] = "https://network.mobile.rakuten.co.jp"
+    ENTRY_PATH: ClassVar[str] = "/restriction/"
+    # JSON; UTF-8 is the JSON default (RFC 8259) and what the app's host is INFERRED to serve.
+    DEFAULT_ENCODING: ClassVar[str] = "utf-8"
+    MIN_INTERVAL: ClassVar[float] = 2.0
+    # One small JSON reply per check; more than 15 s means the endpoint is struggling.
+    TIMEOUT: ClassVar[float] = 15.0
+    VERSION: ClassVar[str] = "rakuten-2026.11.26"
+    ACCEPTS_MEID: ClassVar[bool] = False
+
+    TESTS: ClassVar[tuple[AdapterCase, ...]] = (
+        AdapterCase(
+            "ok",
+            "352099001761481",
+            Status.OK,
+            symbol="○",
+            description='{"status": 0} with the IMEI echoed',
+        ),
+        AdapterCase(
+            "pending",
+            "356938035643809",
+            Status.PENDING,
+            symbol="△",
+            description='{"status": 1} with a wording field',
+        ),
+        AdapterCase(
+            "restricted",
+            "490154203237518",
+            Status.RESTRICTED,
+            symbol="×",
+            description='{"status": 2}, no IMEI field',
+        ),
+        AdapterCase(
+            "unregistered",
+            "353879234252633",
+            Status.UNREGISTERED,
+            symbol="-",
+            description='{"status": 3}: the project\'s unverified "no record" convention',
+        ),
+        AdapterCase(
+            "unexpected_status",
+            "354178036859789",
+            ParseError,
+            description='{"status": 7} is no known answer',
+        ),
+        AdapterCase(
+            "status_as_string",
+            "352099001761481",
+            ParseError,
+            description='{"status": "0"}: a string is not the numeric status',
+        ),
+        AdapterCase(
+            "status_missing",
+            "356938035643809",
+            ParseError,
+            description="a JSON object without status",
+        ),
+        AdapterCase(
+            "imei_mismatch",
+            "490154203237518",
+            ParseError,
+            description="the reply names another IMEI",
+        ),
+        AdapterCase("not_json", "353879234252633", ParseError, description="a cut-off JSON body"),
+        AdapterCase(
+            "not_found",
+            "354178036859789",
+            ParseError,
+            description="HTTP 404 with a framework error body: never unregistered",
+        ),
+        AdapterCase(
+            "spa_shell",
+            "352099001761481",
+            ParseError,
+            description="HTTP 200 with the single-page app's HTML shell instead of JSON",
+        ),
+        AdapterCase(
+            "bad_request",
+            "356938035643809",
+            CarrierRejected,
+            description="HTTP 400: the site refused the IMEI",
+        ),
+        AdapterCase("forbidden", "490154203237518", Blocked, description="HTTP 403"),
+        AdapterCase(
+            "maintenance_html",
+            "353879234252633",
+            Maintenance,
+            description="HTTP 503 with an HTML maintenance page",
+        ),
+        AdapterCase(
+            "maintenance_200",
+            "354178036859789",
+            Maintenance,
+            description="HTTP 200 with an HTML maintenance page",
+        ),
+        AdapterCase(
+            "captcha",
+            "352099001761481",
+            CaptchaRequired,
+            description="an HTML page asking for 画像認証 (a guess)",
+        ),
+        AdapterCase("server_error", "356938035643809", CarrierUnavailable, description="HTTP 502"),
+        AdapterCase(
+            "timeout", "490154203237518", CarrierUnavailable, description="no answer in time"
+        ),
+        AdapterCase(
+            "rate_limited",
+            "353879234252633",
+            RateLimited,
+            description="HTTP 429 with Retry-After: 30",
+        ),
+    )
+
+    async def _check(self, imei: str, visit: Visit) -> Reading:
+        """GET the JSON for ``imei`` and read its numeric status."""
+        path = API_PATH.format(imei=quote(imei, safe=""))
+        headers = {"Accept": "application/json", "Referer": self.entry_url}
+        try:
+            page = await visit.fetch("GET", path, headers=headers)
+        except ParseError as err:
+            last = visit.pages[-1] if visit.pages else None
+            if err.field == "http status" and last is not None and last.status_code == 400:
+                raise self._rejection(last) from err
+            raise
+        return self.parse_result(page)
+
+    @classmethod
+    def _rejection(cls, page: Page) -> CarrierRejected:
+        detail = _json_detail(page)
+        return CarrierRejected(
+            "the site refused the IMEI (HTTP 400)" + (f": {detail}" if detail else "")
+        )
+
+    @classmethod
+    def parse_result(cls, page: Page) -> Reading:
+        """The answer in the JSON ``status``; ``ParseError`` for anything not exactly 0–3."""
+        if page.status_code == 400:
+            raise cls._rejection(page)
+        if page.status_code != 200:
+            raise ParseError(f"HTTP {page.status_code} is not an answer", field="http status")
+        try:
+            data = json.loads(page.text(cls.DEFAULT_ENCODING))
+        except ValueError as err:
+            raise ParseError(f"the reply is not JSON: {err}", field="json") from err
+        if not isinstance(data, dict):
+            raise ParseError(
+                f"the reply is a JSON {type(data).__name__}, not an object", field="json"
+            )
+        value = data.get("status")
+        # bool is an int in Python: true/false are not statuses.
+        if type(value) is not int or value not in STATUS_CODES:
+            raise ParseError(f"status {value!r} is not one of 0, 1, 2, 3", field="status")
+        cls._check_echo(page, data)
+        status = STATUS_CODES[value]
+        message = next(
+            (
+                data[key].strip()
+                for key in _MESSAGE_KEYS
+                if isinstance(data.get(key), str) and data[key].strip()
+            ),
+            None,
+        )
+        return Reading(status, status.symbol, message)
+
+    @staticmethod
+    def _check_echo(page: Page, data: dict[str, Any]) -> None:
+        """Refuse a reply whose ``imei`` names another IMEI than the URL asked about."""
+        if data.get("imei") is None:
+            return
+        echo = data["imei"]
+        if type(echo) is int:
+            echo = str(echo)
+        if not isinstance(echo, str):
+            raise ParseError(f"imei {echo!r} is not an IMEI", field="imei echo")
+        asked = _IMEI_IN_PATH.search(urlsplit(page.url).path)
+        if asked is None:
+            return
+        wanted = _compact(unquote(asked.group(1)))
+        shown = _compact(echo)
+        if len(shown) < 14 or shown[:14] != wanted[:14]:
+            raise ParseError(f"the reply is for IMEI {echo!r}, not {wanted}", field="imei echo")
+
+    @classmethod
+    def screen_page(cls, page: Page) -> None:
+        """An HTML page where JSON belongs: block, captcha or maintenance, if recognisable."""
+        if not _is_html(page):
+            return
+        tree = LexborHTMLParser(page.text(cls.DEFAULT_ENCODING))
+        title_node = tree.css_first("title")
+        title = title_node.text().lower() if title_node is not None else ""
+        if "access denied" in title or "forbidden" in title:
+            raise Blocked("network.mobile.rakuten.co.jp refused access (Access Denied page)")
+        for node in tree.css("input, img, iframe, form"):
+            if any(
+                "captcha" in _attr(node, name).lower() for name in ("name", "id", "class", "src")
+            ):
+                raise CaptchaRequired("Rakuten shows a captcha; akarom never solves one")
+        tree.strip_tags(["script", "style", "noscript", "template"])
+        text = tree.body.text() if tree.body is not None else ""
+        if "画像認証" in text:
+            raise CaptchaRequired("Rakuten shows a captcha (画像認証); akarom never solves one")
+        if "メンテナンス" in text:
+            raise Maintenance("Rakuten's check is under maintenance (メンテナンス)")

@@ -1,0 +1,353 @@
+"""Checking devices: validate → ask the carriers (politely) → verdict.
+
+``Checker`` owns one adapter, one HTTP client and one ``RateLimiter`` per carrier
+for its whole life, so every device and every retry shares the same politeness
+budget. For each device it asks the applicable carriers concurrently; once one of
+them answers with a record (○ △ ×) — the carrier that sold the phone — it stops
+asking the others unless told to ask all. Every failure becomes ``unknown`` with
+an error code; nothing that was not read from a carrier's page becomes a status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from asyncio import FIRST_COMPLETED
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from types import TracebackType
+
+import httpx
+
+from akarom.carriers import ADAPTERS, CarrierAdapter, Observation
+from akarom.config import Settings
+from akarom.domain import (
+    ALL_CARRIERS,
+    SKIPPED,
+    Carrier,
+    CarrierResult,
+    Source,
+    Status,
+    Verdict,
+    decide_verdict,
+)
+from akarom.errors import CarrierError, InvalidImei, RateLimited
+from akarom.http import ON_REQUEST_SENT, build_client
+from akarom.identity import Identity, parse
+from akarom.ratelimit import RateLimiter
+from akarom.services.evidence import EvidenceStore
+
+__all__ = ["JST", "Checker", "DeviceReport", "RetryPolicy", "effective_limits"]
+
+logger = logging.getLogger(__name__)
+
+#: Carriers report in Japan time; Japan has no daylight saving time.
+JST = timezone(timedelta(hours=9), "JST")
+
+UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try one carrier for one device before answering ``unknown``.
+
+    Only transient failures (time-out, 5xx, 429) are retried. Each retry first
+    defers the whole carrier (``RateLimiter.defer``), so a struggling site gets
+    less traffic from every task, not just this one.
+    """
+
+    attempts: int = 3
+    backoff_s: float = 2.0
+    max_retry_after_s: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential back-off with ±25 % jitter: 2 s, 4 s, 8 s… for the defaults."""
+        jitter = random.uniform(0.75, 1.25)  # spreads retries out; not security
+        return float(self.backoff_s * 2 ** (attempt - 1) * jitter)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceReport:
+    """The outcome for one input: its identity (or why it is invalid), verdict and results."""
+
+    input: str
+    identity: Identity | None
+    invalid: InvalidImei | None
+    verdict: Verdict
+    origin_carrier: Carrier | None
+    results: tuple[CarrierResult, ...]
+
+
+def effective_limits(
+    adapter: type[CarrierAdapter], rate_limit: float, concurrency: int, *, live: bool
+) -> tuple[float, int]:
+    """The rate and concurrency actually used: a live site never gets more than its floor allows.
+
+    >>> from akarom.carriers import DocomoAdapter
+    >>> effective_limits(DocomoAdapter, 10.0, 4, live=True)
+    (0.5, 4)
+    >>> effective_limits(DocomoAdapter, 10.0, 4, live=False)
+    (10.0, 4)
+    """
+    if live:
+        rate_limit = min(rate_limit, 1.0 / adapter.MIN_INTERVAL)
+    return rate_limit, concurrency
+
+
+class _CarrierLine:
+    """One carrier's adapter, client and limiter."""
+
+    def __init__(self, adapter: CarrierAdapter, limiter: RateLimiter) -> None:
+        self.adapter = adapter
+        self.limiter = limiter
+
+
+class Checker:
+    """Checks devices against the carriers; use as ``async with Checker(settings) as c``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transports: Mapping[Carrier, httpx.AsyncBaseTransport] | None = None,
+        retry: RetryPolicy | None = None,
+        evidence: EvidenceStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.evidence = evidence or EvidenceStore(settings.data_dir / "evidence")
+        self._lines: dict[Carrier, _CarrierLine] = {}
+        for adapter_class in ADAPTERS:
+            carrier = adapter_class.CARRIER
+            configured = settings.carrier(carrier)
+            live = configured.base_url is None
+            rate, concurrency = effective_limits(
+                adapter_class, configured.rate_limit, configured.concurrency, live=live
+            )
+            if live and rate < configured.rate_limit:
+                logger.warning(
+                    "%s: rate limit %.2f/s is above the live site's floor; using %.2f/s",
+                    carrier,
+                    configured.rate_limit,
+                    rate,
+                )
+            limiter = RateLimiter(rate, concurrency, clock=clock, sleep=sleep)
+            transport = (transports or {}).get(carrier)
+            client = build_client(limiter, transport=transport)
+            adapter = adapter_class(client, base_url=configured.base_url)
+            logger.info(
+                "%s: %s, at most %.2f requests/s, %d at a time",
+                carrier,
+                adapter.base_url,
+                rate,
+                concurrency,
+            )
+            self._lines[carrier] = _CarrierLine(adapter, limiter)
+
+    async def __aenter__(self) -> Checker:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for line in self._lines.values():
+            await line.adapter.client.aclose()
+
+    def adapter(self, carrier: Carrier) -> CarrierAdapter:
+        return self._lines[carrier].adapter
+
+    async def check_many(
+        self,
+        inputs: Iterable[str],
+        *,
+        carriers: Sequence[Carrier] | None = None,
+        all_carriers: bool = False,
+    ) -> list[DeviceReport]:
+        """Check several devices concurrently; reports come back in input order.
+
+        The same IMEI given twice (in any spelling) is asked once.
+        """
+        inputs = list(inputs)
+        asked: dict[str, asyncio.Task[DeviceReport]] = {}
+        pending: list[tuple[str, asyncio.Task[DeviceReport] | None]] = []
+        async with asyncio.TaskGroup() as group:
+            for raw in inputs:
+                try:
+                    identity = parse(raw)
+                except InvalidImei:
+                    pending.append((raw, None))
+                    continue
+                if identity.value not in asked:
+                    asked[identity.value] = group.create_task(
+                        self.check(raw, carriers=carriers, all_carriers=all_carriers)
+                    )
+                pending.append((raw, asked[identity.value]))
+        reports = []
+        for raw, task in pending:
+            if task is None:
+                reports.append(await self.check(raw))
+            else:
+                report = task.result()
+                reports.append(report if report.input == raw else _renamed(report, raw))
+        return reports
+
+    async def check(
+        self,
+        raw: str,
+        *,
+        carriers: Sequence[Carrier] | None = None,
+        all_carriers: bool = False,
+    ) -> DeviceReport:
+        """Check one device. An invalid input is reported, never sent anywhere."""
+        try:
+            identity = parse(raw)
+        except InvalidImei as err:
+            return DeviceReport(raw, None, err, Verdict.INVALID, None, ())
+        supported = [
+            c for c in ALL_CARRIERS if identity.kind != "meid" or self.adapter(c).ACCEPTS_MEID
+        ]
+        wanted = tuple(dict.fromkeys(carriers)) if carriers else tuple(supported)
+        results: dict[Carrier, CarrierResult] = {
+            # Asked for by name, but this carrier's page cannot take a MEID.
+            carrier: _unknown(carrier, UNSUPPORTED)
+            for carrier in wanted
+            if carrier not in supported
+        }
+        results.update(
+            await self._ask(identity, [c for c in wanted if c in supported], all_carriers)
+        )
+        decision = decide_verdict(results.values(), carriers=supported)
+        if decision.verdict is Verdict.INCOMPLETE:
+            # The verdict stayed open: show the carriers nobody asked, so the gap is visible.
+            for carrier in supported:
+                results.setdefault(carrier, _unknown(carrier, SKIPPED))
+        else:
+            # Settled: a carrier not asked is no part of the answer (INTERFACES.md §3).
+            results = {c: r for c, r in results.items() if not r.skipped}
+        ordered = tuple(results[c] for c in ALL_CARRIERS if c in results)
+        return DeviceReport(raw, identity, None, decision.verdict, decision.origin_carrier, ordered)
+
+    async def _ask(
+        self, identity: Identity, carriers: Sequence[Carrier], all_carriers: bool
+    ) -> dict[Carrier, CarrierResult]:
+        """Ask ``carriers`` concurrently; once the selling carrier answers, call off the rest.
+
+        Only carriers that have not sent a request yet are called off (``skipped``).
+        A carrier already asked is always heard out: its answer, or its failure, is
+        part of the record, and the verdict does not depend on which came first.
+        """
+        sent: set[Carrier] = set()
+        tasks = {
+            carrier: asyncio.create_task(self._ask_one(carrier, identity.value, sent))
+            for carrier in carriers
+        }
+        results: dict[Carrier, CarrierResult] = {}
+        waiting = set(tasks.values())
+        try:
+            while waiting:
+                finished, waiting = await asyncio.wait(waiting, return_when=FIRST_COMPLETED)
+                for task in finished:
+                    if task.cancelled():
+                        continue
+                    result = task.result()
+                    results[result.carrier] = result
+                    if result.status.is_record and not all_carriers:
+                        # The selling carrier has answered; the others have no record to give.
+                        for carrier, other in tasks.items():
+                            if carrier not in sent and other.cancel():
+                                results[carrier] = _unknown(carrier, SKIPPED)
+        finally:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+        return results
+
+    async def _ask_one(self, carrier: Carrier, imei: str, sent: set[Carrier]) -> CarrierResult:
+        line = self._lines[carrier]
+        ON_REQUEST_SENT.set(lambda: sent.add(carrier))  # this task's own context
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                observation = await line.adapter.check(imei)
+            except asyncio.CancelledError:
+                raise
+            except RateLimited as err:
+                wait = (
+                    err.retry_after if err.retry_after is not None else self.retry.backoff(attempt)
+                )
+                line.limiter.defer(wait)
+                if attempt >= self.retry.attempts or wait > self.retry.max_retry_after_s:
+                    return self._failed(carrier, imei, err)
+                logger.info("%s asked us to wait %.1f s (attempt %d)", carrier, wait, attempt)
+            except CarrierError as err:
+                if not err.transient or attempt >= self.retry.attempts:
+                    return self._failed(carrier, imei, err)
+                wait = self.retry.backoff(attempt)
+                line.limiter.defer(wait)
+                logger.info("%s: %s; retrying in %.1f s (attempt %d)", carrier, err, wait, attempt)
+            except Exception:
+                # A bug of ours, not the carrier's answer: unknown, loudly, never a status.
+                logger.exception("%s %s: the adapter failed unexpectedly", carrier, imei)
+                return _unknown(carrier, "error")
+            else:
+                return _answered(observation)
+
+    def _failed(self, carrier: Carrier, imei: str, err: CarrierError) -> CarrierResult:
+        # A page we could not place is a bug or a site change: keep it for a person.
+        evidence = (
+            self.evidence.keep(carrier, imei, f"{err.code}: {err}", err.pages)
+            if (not err.expected and err.pages)
+            else ()
+        )
+        (logger.warning if err.expected else logger.error)(
+            "%s %s: %s (%s)%s",
+            carrier,
+            imei,
+            err.code,
+            err,
+            f"; page kept at {evidence[0]}" if evidence else "",
+        )
+        return CarrierResult(
+            carrier=carrier,
+            status=Status.UNKNOWN,
+            checked_at=datetime.now(UTC).astimezone(JST),
+            source=Source.LIVE,
+            error=err.code,
+            detail=str(err),
+            evidence=evidence,
+        )
+
+
+def _answered(observation: Observation) -> CarrierResult:
+    reading = observation.reading
+    return CarrierResult(
+        carrier=observation.carrier,
+        status=reading.status,
+        checked_at=observation.started_at.astimezone(JST),
+        source=Source.LIVE,
+        message=reading.message,
+        printed_symbol=reading.symbol,
+        elapsed_s=observation.elapsed_s,
+    )
+
+
+def _unknown(carrier: Carrier, code: str) -> CarrierResult:
+    return CarrierResult(carrier=carrier, status=Status.UNKNOWN, error=code)
+
+
+def _renamed(report: DeviceReport, raw: str) -> DeviceReport:
+    return DeviceReport(
+        raw, report.identity, report.invalid, report.verdict, report.origin_carrier, report.results
+    )

@@ -1,0 +1,207 @@
+"""Every sentence akarom shows a person, in Japanese (the default) and English.
+
+One catalogue, keyed by what is being said (a status, a verdict, an error code),
+so the CLI, the API and the web pages say the same thing in the same words.
+
+>>> text("status.pending.meaning", "en")
+'payment remains; it can still become restricted'
+>>> text("verdict.red.headline", "ja")
+'赤ロムです（ネットワーク利用制限中）'
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = ["CATALOGUE", "Lang", "text"]
+
+Lang = Literal["ja", "en"]
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # --- carriers -------------------------------------------------------------
+    "carrier.docomo": ("ドコモ", "docomo"),
+    "carrier.au": ("au (KDDI)", "au (KDDI)"),
+    "carrier.softbank": ("ソフトバンク", "SoftBank"),
+    "carrier.rakuten": ("楽天モバイル", "Rakuten Mobile"),
+    # --- what a carrier's answer means ------------------------------------------
+    "status.ok.meaning": (
+        "支払い完了・制限なし",
+        "paid for; not restricted",
+    ),
+    "status.pending.meaning": (
+        "支払い中などで、今後制限される可能性あり",
+        "payment remains; it can still become restricted",
+    ),
+    "status.restricted.meaning": (
+        "ネットワーク利用制限中（赤ロム）",
+        "restricted (赤ロム): no calls or mobile data on this carrier",
+    ),
+    "status.unregistered.meaning": (
+        "このキャリアの記録なし（販売元ではない・SIMフリー・反映待ち）",
+        "no record at this carrier (not sold by it, SIM-free, or not yet reflected)",
+    ),
+    "status.unknown.meaning": (
+        "確認できませんでした",
+        "could not be checked",
+    ),
+    # --- verdicts ---------------------------------------------------------------
+    "verdict.clear.headline": ("利用制限はありません", "No network restriction"),
+    "verdict.caution.headline": (
+        "注意: 今後、赤ロムになる可能性があります",
+        "Caution: this device can still become restricted",
+    ),
+    "verdict.red.headline": (
+        "赤ロムです（ネットワーク利用制限中）",
+        "Red: the device is restricted",
+    ),
+    "verdict.incomplete.headline": (
+        "判定できません（確認できなかったキャリアがあります）",
+        "Incomplete: some carriers could not be checked",
+    ),
+    "verdict.invalid.headline": ("IMEI が正しくありません", "Not a valid IMEI"),
+    # --- basic advice per verdict ------------------------------------------------
+    "advice.clear.summary": (
+        "販売元キャリアの記録では制限はありません。",
+        "The selling carrier's record shows no restriction.",
+    ),
+    "advice.clear.unregistered.summary": (
+        "どのキャリアにも記録がありません（SIMフリー端末などに多い状態です）。",
+        "No carrier has a record of this device (usual for SIM-free phones).",
+    ),
+    "advice.clear.action.recheck_new": (
+        "購入・修理の直後は反映に2日ほどかかります。心配なら数日後に再確認してください。",
+        "Records take about two days to update after a purchase or repair; re-check later if "
+        "in doubt.",
+    ),
+    "advice.clear.action.keep_record": (
+        "IMEI と確認日時を取引の記録として残しておきましょう。",
+        "Keep the IMEI and this check's date with the sale record.",
+    ),
+    "advice.caution.summary": (
+        "残債などがあり、元の持ち主の支払いが止まると赤ロムになる可能性があります。",
+        "Payments remain; if the original owner stops paying, it can become restricted.",
+    ),
+    "advice.caution.action.ask_proof": (
+        "購入前なら、売り手に完済の証明か赤ロム保証を求めてください。",
+        "Before buying, ask the seller for proof of payoff or a 赤ロム guarantee.",
+    ),
+    "advice.caution.action.docomo_new": (
+        "ドコモは購入直後の一定期間、一括購入でも△を表示します。しばらくして再確認してください。",
+        "docomo shows △ for a while after every new purchase, even one paid in full; "
+        "re-check later.",
+    ),
+    "advice.red.summary": (
+        "販売元キャリアの回線では通話もモバイル通信もできません。制限は原則解除されません。",
+        "No calls or mobile data on the selling carrier's network; restrictions are not lifted.",
+    ),
+    "advice.red.action.dont_buy": (
+        "購入前なら買わないでください。フリマアプリでは出品できません。",
+        "Do not buy it; marketplaces forbid listing it.",
+    ),
+    "advice.red.action.contact_seller": (
+        "購入済みなら、まず売り手に返品・赤ロム保証を相談してください。",
+        "If you already bought it, contact the seller about a return or the 赤ロム guarantee.",
+    ),
+    "advice.red.action.other_networks": (
+        "Wi-Fi や（SIMロック解除済みなら）他社回線では使える場合がありますが、盗難品の可能性も"
+        "あるため積極的な利用はおすすめしません。",
+        "It may work on Wi-Fi or (if SIM-unlocked) on another carrier, but it may be stolen; "
+        "active use is not recommended.",
+    ),
+    "advice.incomplete.summary": (
+        "確認できなかったキャリアがあるため、安全とは言えません。",
+        "Some carriers could not be checked, so this is not a safe answer.",
+    ),
+    "advice.incomplete.action.retry": (
+        "時間をおいて再確認してください。",
+        "Check again later.",
+    ),
+    "advice.incomplete.action.manual": (
+        "急ぐ場合は、各キャリアの確認ページで IMEI を入力して直接確認できます。",
+        "If it is urgent, enter the IMEI on the carrier's own check page.",
+    ),
+    "advice.invalid.summary": (
+        "入力された値は IMEI として正しくないため、どのキャリアにも問い合わせていません。",
+        "The value is not a valid IMEI, so no carrier was asked.",
+    ),
+    "advice.invalid.action.find_imei": (
+        "電話アプリで *#06# と入力すると IMEI（15桁）が表示されます。",
+        "Dial *#06# in the phone app to show the 15-digit IMEI.",
+    ),
+    # --- why an IMEI is invalid ---------------------------------------------------
+    "imei.empty": ("IMEI が入力されていません", "nothing was entered"),
+    "imei.characters": (
+        "IMEI に使えない文字が含まれています（数字15桁で入力してください）",
+        "contains characters an IMEI cannot have (enter the 15 digits)",
+    ),
+    "imei.length": (
+        "桁数が正しくありません（IMEI は15桁です）",
+        "wrong number of digits (an IMEI has 15)",
+    ),
+    "imei.length.14": (
+        "14桁です。IMEI は15桁です。最後のチェック用の1桁が抜けていないか確認してください",
+        "14 digits: an IMEI has 15; the last (check) digit seems to be missing",
+    ),
+    "imei.checksum": (
+        "チェック用の数字が合いません。入力ミスがないか確認してください",
+        "the check digit does not match; a digit is probably mistyped",
+    ),
+    # --- why a carrier gave no answer ----------------------------------------------
+    "error.timeout": ("応答がありませんでした（タイムアウト）", "no answer in time (time-out)"),
+    "error.unavailable": (
+        "確認ページに接続できませんでした",
+        "the check page could not be reached",
+    ),
+    "error.maintenance": ("確認ページがメンテナンス中です", "the check page is under maintenance"),
+    "error.rate_limited": (
+        "問い合わせが多すぎるため、キャリアに待つよう求められました",
+        "the carrier asked us to slow down",
+    ),
+    "error.captcha": (
+        "画像認証が表示されました（自動では回答しません）",
+        "the carrier showed a captcha (akarom never answers one by machine)",
+    ),
+    "error.blocked": (
+        "キャリアが自動での確認を拒否しました",
+        "the carrier refused automated access",
+    ),
+    "error.rejected": (
+        "キャリアが IMEI を受け付けませんでした",
+        "the carrier did not accept the IMEI",
+    ),
+    "error.unrecognised_page": (
+        "確認ページの内容を読み取れませんでした（ページが変わった可能性）",
+        "the check page could not be read (its layout may have changed)",
+    ),
+    "error.skipped": ("問い合わせていません", "not asked"),
+    "error.unsupported": (
+        "このキャリアは MEID に対応していません",
+        "this carrier does not take a MEID",
+    ),
+    "error.cancelled": ("中断されました", "interrupted"),
+    "error.error": ("確認中にエラーが発生しました", "an error occurred during the check"),
+    # --- labels ---------------------------------------------------------------------
+    "label.verdict": ("判定", "Verdict"),
+    "label.carrier": ("キャリア", "Carrier"),
+    "label.result": ("結果", "Result"),
+    "label.meaning": ("意味", "Meaning"),
+    "label.checked_at": ("確認日時", "Checked"),
+    "label.advice": ("アドバイス", "Advice"),
+    "label.origin": ("販売元", "Sold by"),
+    "label.valid": ("有効", "valid"),
+    "label.invalid": ("無効", "invalid"),
+    "label.kind.imei": ("IMEI", "IMEI"),
+    "label.kind.imeisv": ("IMEISV（IMEI に変換）", "IMEISV (reduced to the IMEI)"),
+    "label.kind.meid": ("MEID", "MEID"),
+    "label.source.live": ("今回確認", "live"),
+    "label.source.cache": ("保存済みの結果", "cached"),
+    "label.source.manual": ("手入力", "entered by hand"),
+    "label.carrier_says": ("キャリアの表示", "carrier's wording"),
+    "label.evidence": ("証拠として保存", "kept as evidence"),
+}
+
+
+def text(key: str, lang: Lang = "ja") -> str:
+    """The sentence for ``key`` in ``lang``; a missing key is a bug and raises ``KeyError``."""
+    japanese, english = CATALOGUE[key]
+    return japanese if lang == "ja" else english

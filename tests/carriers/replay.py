@@ -1,0 +1,102 @@
+"""Replays a recorded fixture through ``httpx.MockTransport``.
+
+A fixture is a folder ``tests/carriers/fixtures/<carrier>/<case>/`` holding
+``case.json`` and the response bodies as raw bytes in their original encoding::
+
+    {
+      "description": "docomo answers △ (pending)",
+      "provenance": "reconstructed from carrier-sites.md §1.4, 2026-11-26; not a live capture",
+      "steps": [
+        {"method": "POST", "path": "/search.php",
+         "expect_form": {"productno": "{imei}"}, "form_encoding": "cp932",
+         "status": 200,
+         "headers": {"content-type": "text/html; charset=Shift_JIS"},
+         "body": "01-search.html"}
+      ]
+    }
+
+A step may instead say ``"raise": "timeout"`` or ``"raise": "connect"`` to make the
+transport fail. Requests must come in the recorded order with the recorded method
+and path; ``expect_form`` fields (``{imei}`` is replaced) must be in the form body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from akarom.carriers import Page
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class Replay:
+    folder: Path
+    imei: str
+    steps: list[dict[str, Any]]
+    served: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, carrier: str, case: str, imei: str) -> Replay:
+        folder = FIXTURES / carrier / case
+        spec = json.loads((folder / "case.json").read_text(encoding="utf-8"))
+        return cls(folder=folder, imei=imei, steps=spec["steps"])
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self._handle)
+
+    def body(self, step: dict[str, Any]) -> bytes:
+        name = step.get("body")
+        return (self.folder / name).read_bytes() if name else b""
+
+    def result_page(self) -> Page:
+        """The last recorded response, as the adapter would see it."""
+        step = next(s for s in reversed(self.steps) if "raise" not in s)
+        return Page(
+            method=step["method"],
+            url="https://carrier.test" + step["path"],
+            status_code=step["status"],
+            headers={k.lower(): v for k, v in step.get("headers", {}).items()},
+            content=self.body(step),
+        )
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        if self.served >= len(self.steps):
+            raise AssertionError(f"unexpected extra request {request.method} {request.url}")
+        step = self.steps[self.served]
+        self.served += 1
+        assert request.method == step["method"], (request.method, step)
+        assert request.url.path == step["path"], (request.url.path, step)
+        expected_form = {
+            key: value.replace("{imei}", self.imei)
+            for key, value in step.get("expect_form", {}).items()
+        }
+        if expected_form:
+            sent = dict(
+                parse_qsl(
+                    request.content.decode("ascii"),
+                    keep_blank_values=True,
+                    encoding=step.get("form_encoding", "utf-8"),
+                )
+            )
+            for key, value in expected_form.items():
+                assert sent.get(key) == value, f"form field {key}: sent {sent.get(key)!r}"
+        if step.get("raise") == "timeout":
+            raise httpx.ReadTimeout("recorded time-out", request=request)
+        if step.get("raise") == "connect":
+            raise httpx.ConnectError("recorded connection failure", request=request)
+        return httpx.Response(
+            step["status"], headers=step.get("headers", {}), content=self.body(step)
+        )
+
+    def assert_all_used(self) -> None:
+        assert self.served == len(self.steps), (
+            f"{self.folder.name}: {len(self.steps) - self.served} recorded step(s) never requested"
+        )

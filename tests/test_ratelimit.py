@@ -1,0 +1,73 @@
+"""The politeness limiter, on a virtual clock (no real sleeping)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from akarom.ratelimit import RateLimiter
+
+
+class VirtualClock:
+    """Time that only moves when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def _run(limiter: RateLimiter, clock: VirtualClock, tasks: int, hold: float = 0.0):
+    starts: list[float] = []
+    in_flight = 0
+    most_in_flight = 0
+
+    async def request() -> None:
+        nonlocal in_flight, most_in_flight
+        async with limiter.slot():
+            starts.append(clock())
+            in_flight += 1
+            most_in_flight = max(most_in_flight, in_flight)
+            await asyncio.sleep(0)
+            in_flight -= 1
+
+    await asyncio.gather(*(request() for _ in range(tasks)))
+    return starts, most_in_flight
+
+
+@pytest.mark.parametrize(("rate", "concurrency", "tasks"), [(0.5, 1, 5), (5, 1, 20), (2, 3, 12)])
+async def test_starts_are_spaced_however_many_tasks_wait(rate, concurrency, tasks) -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(rate, concurrency, clock=clock, sleep=clock.sleep)
+    starts, most_in_flight = await _run(limiter, clock, tasks)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert len(starts) == tasks
+    assert all(gap >= 1 / rate - 1e-9 for gap in gaps)
+    assert most_in_flight <= concurrency
+    # Not slower than needed either: the last start is exactly (n-1) intervals in.
+    assert starts[-1] == pytest.approx((tasks - 1) / rate)
+
+
+async def test_defer_holds_everyone_back() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(10, 1, clock=clock, sleep=clock.sleep)
+    async with limiter.slot():
+        pass
+    limiter.defer(30)
+    starts, _ = await _run(limiter, clock, 2)
+    assert starts[0] >= 30
+    assert starts[1] - starts[0] >= 0.1 - 1e-9
+
+
+def test_nonsense_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        RateLimiter(0)
+    with pytest.raises(ValueError, match="positive"):
+        RateLimiter(1, 0)
