@@ -145,9 +145,9 @@ def test_with_several_devices_the_highest_exit_code_wins(run) -> None:
     result = run("check", "--json", PENDING_AT_SOFTBANK, RESTRICTED_AT_AU)
     assert result.exit_code == 4
     assert [line["verdict"] for line in _lines(result.stdout)] == ["caution", "red"]
-    # Rakuten is in maintenance: docomo's ○ alone cannot make the device clear, and an
-    # open answer (5) outranks every other.
-    result = run("check", "--json", RESTRICTED_AT_AU, OK_AT_DOCOMO)
+    # Rakuten is in maintenance, so a device nobody claims stays open, and an open
+    # answer (5) outranks every other.
+    result = run("check", "--json", RESTRICTED_AT_AU, UNREGISTERED)
     assert result.exit_code == 5
     assert [line["verdict"] for line in _lines(result.stdout)] == ["red", "incomplete"]
 

@@ -30,6 +30,7 @@ from enum import StrEnum
 
 __all__ = [
     "ALL_CARRIERS",
+    "BRANDS",
     "Carrier",
     "CarrierResult",
     "Source",
@@ -52,6 +53,14 @@ class Carrier(StrEnum):
 
 
 ALL_CARRIERS: tuple[Carrier, ...] = tuple(Carrier)
+
+#: The brands whose phones each carrier's page answers for (INTERFACES.md §2).
+BRANDS: dict[Carrier, tuple[str, ...]] = {
+    Carrier.DOCOMO: ("NTT docomo", "ahamo"),
+    Carrier.AU: ("au", "UQ mobile", "povo"),
+    Carrier.SOFTBANK: ("SoftBank", "Y!mobile", "LINEMO"),
+    Carrier.RAKUTEN: ("Rakuten Mobile",),
+}
 
 # Brand names people type, after _alias_key() folding. Sub-brands are checked on
 # their parent's page (carrier-sites.md §6): ahamo on docomo's, UQ and povo on

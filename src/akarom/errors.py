@@ -16,7 +16,8 @@
     │   ├── Blocked              403 / 「Forbidden」: automated access refused  code "blocked"
     │   ├── CarrierRejected      the site refused the IMEI as invalid  code "rejected"
     │   └── ParseError(.field)   a page we do not understand           code "unrecognised_page"
-    └── ConfigError(ValueError)          a setting that cannot be used
+    ├── ConfigError(ValueError)          a setting that cannot be used
+    └── StorageError                     the database cannot be opened, read or written
 
 ``expected`` (after yt-dlp's ``ExtractorError``) separates the failures the world
 causes (blocked, captcha, maintenance: one line in the log) from those that mean
@@ -48,6 +49,7 @@ __all__ = [
     "Maintenance",
     "ParseError",
     "RateLimited",
+    "StorageError",
 ]
 
 
@@ -87,6 +89,14 @@ class InvalidChecksum(InvalidImei):
 
 class ConfigError(AkaromError, ValueError):
     """A setting (environment variable, option) that cannot be used."""
+
+
+class StorageError(AkaromError):
+    """The database cannot be opened, migrated, read or written; the message says why.
+
+    Driver exceptions are mapped to this at the storage boundary, so a user sees one
+    line (a bad URL, a server that does not answer) and never a driver traceback.
+    """
 
 
 class CarrierError(AkaromError):

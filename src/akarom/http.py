@@ -42,16 +42,12 @@ class LimitedTransport(httpx.AsyncBaseTransport):
                 notify()
             response = await self._inner.handle_async_request(request)
             try:
-                body = await response.aread()
-            finally:
+                # Read (and decode, once) inside the slot: the body is part of the exchange.
+                await response.aread()
+            except BaseException:
                 await response.aclose()
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            content=body,
-            request=request,
-            extensions=response.extensions,
-        )
+                raise
+        return response
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -201,3 +201,19 @@ async def test_a_timed_change_is_seen_on_the_next_check(sandboxed) -> None:
         after = await checker.check(OK_AT_DOCOMO)
     assert before.verdict is Verdict.CLEAR
     assert after.verdict is Verdict.RED
+
+
+async def test_a_429_holds_the_carrier_back_for_its_retry_after(sandboxed) -> None:
+    """Asked too fast, the sandbox answers 429 + Retry-After: 1; akarom waits and gets answers."""
+    imeis = [OK_AT_DOCOMO, PENDING_AT_DOCOMO, UNREGISTERED]
+    async with sandboxed(
+        carriers={"docomo": {"rate_limit_per_s": 1}},
+        env={"AKAROM_DOCOMO_RATE_LIMIT": "100"},
+    ) as (checker, admin):
+        reports = await checker.check_many(imeis, carriers=[Carrier.DOCOMO])
+        docomo = (await admin.get("/_sandbox/stats")).json()["carriers"]["docomo"]
+    found = [r.results[0].status for r in reports]
+    assert found == [Status.OK, Status.PENDING, Status.UNREGISTERED]
+    # One refusal at most per request that came too early, each followed by a wait.
+    assert 1 <= docomo["rejected_rate_limit"] <= 2
+    assert docomo["max_rate_per_s"] <= 1

@@ -37,6 +37,13 @@ turns transport failures into ``CarrierUnavailable``, judges HTTP statuses
 (429 → ``RateLimited``, 403 → ``Blocked``, 5xx → ``CarrierUnavailable``, any other
 non-2xx → ``ParseError``), and attaches every fetched page to the result or the
 error as evidence.
+
+What the adapters share lives beside them, one piece of code per idea: here
+``declared_charset`` and ``Page.encoding`` (the codec a page is decoded with, and a
+browser encodes its form in), ``echo_matches`` (whether an IMEI a page prints is the
+one asked about) and ``CarrierAdapter._tree`` (a page parsed as HTML); the screens for
+pages that are not answers in ``_screens``, form reading in ``_forms``, the symbols in
+``_symbols``. What only one carrier does stays in its module.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ from typing import ClassVar
 from urllib.parse import urlencode
 
 import httpx
+from selectolax.lexbor import LexborHTMLParser
 
 from akarom.domain import Carrier, Status
 from akarom.errors import (
@@ -62,6 +70,7 @@ from akarom.errors import (
     ParseError,
     RateLimited,
 )
+from akarom.identity import compact
 
 __all__ = [
     "AdapterCase",
@@ -70,19 +79,25 @@ __all__ = [
     "Page",
     "Reading",
     "Visit",
+    "codec_name",
+    "declared_charset",
     "decode_body",
+    "echo_matches",
     "parse_retry_after",
 ]
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+# A charset label, as a Content-Type header or a <meta> element writes it.
+_CHARSET = r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)"""
+_HEADER_CHARSET = re.compile(_CHARSET, re.I)
+_META_CHARSET = re.compile(rb"<meta[^>]+" + _CHARSET.encode("ascii"), re.I)
 
 # Labels that mean Shift_JIS on Japanese sites. Decode them as cp932 (Windows-31J),
 # the superset every Japanese site actually emits (～, ①, NEC specials).
 _SHIFT_JIS_LABELS = {"shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "windows-31j", "cp932"}
 
 
-def _codec_name(label: str) -> str | None:
-    label = label.strip().strip("\"'").lower()
+def codec_name(label: str) -> str | None:
+    label = label.strip().lower()
     if label in _SHIFT_JIS_LABELS:
         return "cp932"
     try:
@@ -91,8 +106,37 @@ def _codec_name(label: str) -> str | None:
         return None
 
 
+def declared_charset(content: bytes, headers: Mapping[str, str]) -> str | None:
+    """The codec a page declares: the ``Content-Type`` header's charset, else ``<meta>``.
+
+    Shift_JIS labels give ``cp932``; a label Python does not know counts as no
+    declaration. The header name is matched in any case; ``<meta>`` is looked for in
+    the first 4 KiB. None when the page declares nothing usable.
+
+    >>> declared_charset(b'<meta charset="Shift_JIS">', {})
+    'cp932'
+    >>> declared_charset(b"", {"Content-Type": "text/html; charset=UTF-8"})
+    'utf-8'
+    >>> declared_charset(b'<meta charset="utf-8">', {"content-type": "text/html; charset=x-none"})
+    'utf-8'
+    >>> declared_charset(b"<p>no declaration</p>", {}) is None
+    True
+    """
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    header = _HEADER_CHARSET.search(content_type)
+    declared = codec_name(header.group(1)) if header else None
+    if declared is None:
+        meta = _META_CHARSET.search(content[:4096])
+        declared = codec_name(meta.group(1).decode("ascii")) if meta else None
+    return declared
+
+
+def _encoding(content: bytes, headers: Mapping[str, str], default: str) -> str:
+    return declared_charset(content, headers) or codec_name(default) or "utf-8"
+
+
 def decode_body(content: bytes, headers: Mapping[str, str], default: str) -> str:
-    """Decode a page by the charset it declares (header, then ``<meta>``), else ``default``.
+    """Decode a page by the charset it declares (``declared_charset``), else ``default``.
 
     Undecodable bytes become U+FFFD, which no parser accepts as a symbol: a page in
     an unexpected encoding ends as ``unknown``, never as a misread answer.
@@ -102,15 +146,44 @@ def decode_body(content: bytes, headers: Mapping[str, str], default: str) -> str
     >>> decode_body(b'<meta charset="utf-8">\\xe2\\x97\\x8b', {}, "cp932")[-1]
     '○'
     """
-    declared = None
-    match = re.search(r"charset\s*=\s*([^\s;]+)", headers.get("content-type", ""), re.I)
-    if match:
-        declared = _codec_name(match.group(1))
-    if declared is None:
-        meta = _META_CHARSET.search(content[:4096])
-        if meta:
-            declared = _codec_name(meta.group(1).decode("ascii"))
-    return content.decode(declared or _codec_name(default) or "utf-8", errors="replace")
+    return content.decode(_encoding(content, headers, default), errors="replace")
+
+
+_HEX_DIGITS = frozenset("0123456789ABCDEF")
+
+
+def echo_matches(printed: str, imei: str, *, masked: bool = False) -> bool:
+    """Whether a number a page prints (an IMEI, IMEISV or MEID, however written) names ``imei``.
+
+    Both are compacted as people's input is (``akarom.identity.compact``: full-width
+    digits, a label such as 製造番号, blanks, hyphens and dash look-alikes), then their
+    first 14 characters are compared: the 15th digit of an IMEI is its check digit,
+    the 15th and 16th of an IMEISV its software version. A printed number shorter
+    than 14 characters names no device and does not match. With ``masked``, a printed
+    character that is not a hex digit (``*``) is a mask and is not compared.
+
+    >>> echo_matches("35-209900-176148-1", "352099001761481")
+    True
+    >>> echo_matches("３５２０９９００１７６１４８１０１", "352099001761481")  # an IMEISV
+    True
+    >>> echo_matches("a0000000002329", "A0000000002329")
+    True
+    >>> echo_matches("356938035643809", "352099001761481")
+    False
+    >>> echo_matches("3520990017614", "352099001761481")
+    False
+    >>> echo_matches("35209900176****", "352099001761481")
+    False
+    >>> echo_matches("35209900176****", "352099001761481", masked=True)
+    True
+    """
+    shown, ours = compact(printed)[:14], compact(imei)[:14]
+    if len(shown) < 14 or len(ours) < 14:
+        return False
+    return all(
+        seen == asked or (masked and seen not in _HEX_DIGITS)
+        for seen, asked in zip(shown, ours, strict=True)
+    )
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -159,6 +232,18 @@ class Page:
             content=response.content,
         )
 
+    def encoding(self, default: str) -> str:
+        """The codec the page decodes with, and a browser encodes its forms in.
+
+        Its declared charset (``declared_charset``), else ``default``.
+
+        >>> Page("GET", "https://x/", 200, {}, b"<p>plain</p>").encoding("Shift_JIS")
+        'cp932'
+        >>> Page("GET", "https://x/", 200, {}, b'<meta charset="UTF-8">').encoding("cp932")
+        'utf-8'
+        """
+        return _encoding(self.content, self.headers, default)
+
     def text(self, default_encoding: str) -> str:
         """The body decoded as it declares, else with ``default_encoding``."""
         return decode_body(self.content, self.headers, default_encoding)
@@ -205,6 +290,20 @@ class AdapterCase:
     online: bool = False
     skip: str | None = None
 
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        expect: Status | type[CarrierError],
+        description: str,
+        *,
+        imei: str,
+        symbol: str | None = None,
+    ) -> AdapterCase:
+        """A case written as a ``TESTS`` table reads; a module that asks about one IMEI
+        binds it once: ``_case = functools.partial(AdapterCase.of, imei=...)``."""
+        return cls(name, imei, expect, symbol=symbol, description=description)
+
 
 class Visit:
     """One check in progress at one carrier: fetches pages and keeps them as evidence."""
@@ -224,15 +323,27 @@ class Visit:
     ) -> Page:
         """Request ``path`` on the carrier's host; screen the page; return it.
 
-        ``form`` is sent ``application/x-www-form-urlencoded`` in ``form_encoding``
-        (a Shift_JIS site expects its form percent-encoded in Shift_JIS).
+        ``form`` is sent in ``form_encoding`` (a Shift_JIS site expects its form
+        percent-encoded in Shift_JIS): as an ``application/x-www-form-urlencoded``
+        body, or in the query string when ``method`` is GET. A value the encoding
+        cannot carry is a ``ParseError``: the form is not what we expect.
         """
         adapter = self._adapter
         request_headers = dict(headers or {})
         content = None
         if form is not None:
-            content = urlencode(form, encoding=form_encoding).encode("ascii")
-            request_headers["Content-Type"] = "application/x-www-form-urlencoded"
+            try:
+                encoded = urlencode(form, encoding=form_encoding)
+            except UnicodeEncodeError as err:
+                raise ParseError(
+                    f"a form value cannot be sent in the page's charset {form_encoding}",
+                    field="form",
+                ) from err
+            if method == "GET":
+                path = f"{path}{'&' if '?' in path else '?'}{encoded}"
+            else:
+                content = encoded.encode("ascii")
+                request_headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             response = await adapter.client.request(
                 method,
@@ -317,6 +428,11 @@ class CarrierAdapter(ABC):
             elapsed_s=time.perf_counter() - clock,
             adapter_version=self.VERSION,
         )
+
+    @classmethod
+    def _tree(cls, page: Page) -> LexborHTMLParser:
+        """``page`` parsed as HTML, decoded as it declares, else as ``DEFAULT_ENCODING``."""
+        return LexborHTMLParser(page.text(cls.DEFAULT_ENCODING))
 
     @abstractmethod
     async def _check(self, imei: str, visit: Visit) -> Reading:

@@ -16,14 +16,13 @@ API (kept small and stable; other adapters use it):
     button (see below), ``submits`` the named submit buttons, name → value,
     ``controls`` the name of every named control in page order, valued or not (to
     check that a field such as ``imei`` exists before filling it in).
-``charset_of(content, headers, default) -> str``
-    The codec a browser encodes a form in: the page's declared charset (the
-    ``Content-Type`` header, then ``<meta>``), Shift_JIS labels as ``cp932``; else
-    ``default``.
 ``action_path(action, page_url) -> str``
     The form's target as a path plus query, resolved against the page's URL. Adapters
     fetch paths on the host they were given, so the host in an absolute ``action``
     is dropped on purpose (the sandbox replaces the host, paths never change).
+
+The codec a browser encodes a form in is the page's own: ``Page.encoding`` (in
+``_base``), the charset the page declares, else the adapter's default.
 
 ``fields`` follows what a browser sends: every named ``type=hidden`` input (value
 ``""`` when it has none); other named inputs only when they carry a ``value``
@@ -57,31 +56,20 @@ True
 '/a/b'
 >>> action_path("", "https://example.jp/dir/page.php?q=1")
 '/dir/page.php?q=1'
->>> charset_of(b'<meta charset="Shift_JIS">', {}, "utf-8")
-'cp932'
->>> charset_of(b"", {"content-type": "text/html; charset=UTF-8"}, "cp932")
-'utf-8'
->>> charset_of(b"<p>no declaration</p>", {}, "cp932")
-'cp932'
 """
 
 from __future__ import annotations
 
-import codecs
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-__all__ = ["Form", "action_path", "charset_of", "find_form"]
+from akarom.carriers._screens import attr
+
+__all__ = ["Form", "action_path", "find_form"]
 
 _BUTTON_TYPES = frozenset({"submit", "image", "reset", "button", "file"})
-_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-# Labels meaning Shift_JIS; Japanese sites really emit cp932 (Windows-31J), its superset.
-_SHIFT_JIS_LABELS = {"shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "windows-31j", "cp932"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +83,9 @@ class Form:
     controls: tuple[str, ...] = ()
 
 
-def _attr(node: LexborNode, name: str) -> str | None:
-    value = node.attributes.get(name)
-    return value if isinstance(value, str) else (None if value is None else "")
+def _value(node: LexborNode) -> str | None:
+    """The ``value`` attribute; None when absent or given bare (then a browser has none)."""
+    return node.attributes.get("value")
 
 
 def _has(node: LexborNode, name: str) -> bool:
@@ -109,29 +97,29 @@ def _collect(form: LexborNode) -> tuple[dict[str, str], dict[str, str], tuple[st
     submits: dict[str, str] = {}
     controls: list[str] = []
     for node in form.css("input, select, textarea, button"):
-        name = _attr(node, "name")
+        name = attr(node, "name")
         if not name or _has(node, "disabled"):
             continue
         if name not in controls:
             controls.append(name)
         tag = node.tag
         if tag == "button":
-            if (_attr(node, "type") or "submit").lower() == "submit":
-                submits[name] = _attr(node, "value") or ""
+            if (attr(node, "type") or "submit").lower() == "submit":
+                submits[name] = attr(node, "value")
             continue
         if tag == "select":
             options = node.css("option")
             chosen = next((o for o in options if _has(o, "selected")), None)
             chosen = chosen or (options[0] if options else None)
             if chosen is not None:
-                value = _attr(chosen, "value")
+                value = _value(chosen)
                 fields[name] = value if value is not None else chosen.text(strip=True)
             continue
         if tag == "textarea":
             fields[name] = node.text()
             continue
-        kind = (_attr(node, "type") or "text").lower()
-        value = _attr(node, "value")
+        kind = (attr(node, "type") or "text").lower()
+        value = _value(node)
         if kind in ("submit", "image"):
             submits[name] = value or ""
         elif kind in _BUTTON_TYPES:
@@ -152,13 +140,13 @@ def find_form(
     """The first form matching ``name`` (``name`` or ``id``) and ``action_contains``, or None."""
     tree = LexborHTMLParser(html)
     for node in tree.css("form"):
-        if name is not None and name not in (_attr(node, "name"), _attr(node, "id")):
+        if name is not None and name not in (attr(node, "name"), attr(node, "id")):
             continue
-        action = (_attr(node, "action") or "").strip()
+        action = attr(node, "action").strip()
         if action_contains is not None and action_contains not in action:
             continue
         fields, submits, controls = _collect(node)
-        method = (_attr(node, "method") or "get").strip().upper() or "GET"
+        method = (attr(node, "method") or "get").strip().upper() or "GET"
         return Form(action, method, fields, submits, controls)
     return None
 
@@ -168,24 +156,3 @@ def action_path(action: str, page_url: str) -> str:
     parts = urlsplit(urljoin(page_url, action))
     path = parts.path or "/"
     return f"{path}?{parts.query}" if parts.query else path
-
-
-def _codec(label: str) -> str | None:
-    label = label.strip().lower()
-    if label in _SHIFT_JIS_LABELS:
-        return "cp932"
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
-
-
-def charset_of(content: bytes, headers: Mapping[str, str], default: str) -> str:
-    """The codec a browser submits this page's forms in: its declared charset, else ``default``."""
-    header = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
-    match = _HEADER_CHARSET.search(header)
-    declared = _codec(match.group(1)) if match else None
-    if declared is None:
-        meta = _META_CHARSET.search(content[:4096])
-        declared = _codec(meta.group(1).decode("ascii")) if meta else None
-    return declared or _codec(default) or "utf-8"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from akarom.domain import Status
 
-__all__ = ["SYMBOLS", "leading_symbol", "symbol_status"]
+__all__ = ["BLANKS", "SYMBOLS", "leading_symbol", "symbol_status"]
 
 #: Printed character → status. ⚪ (U+26AA) is left out on purpose: it appears only in
 #: third-party code, never confirmed as a carrier's output (carrier-sites.md §7, L).
@@ -33,13 +33,13 @@ SYMBOLS: dict[str, Status] = {
     "−": Status.UNREGISTERED,  # U+2212 minus sign (blogs)
 }
 
-# Whitespace a page may wrap a symbol in, ideographic space and NBSP included.
-_BLANKS = " \t\r\n\u3000\u00a0"
+#: Whitespace a page may wrap a symbol in, ideographic space and NBSP included.
+BLANKS = " \t\r\n\u3000\u00a0"
 
 
 def symbol_status(text: str) -> Status | None:
     """The status of a cell whose whole text (blanks aside) is one symbol, else None."""
-    return SYMBOLS.get(text.strip(_BLANKS))
+    return SYMBOLS.get(text.strip(BLANKS))
 
 
 def leading_symbol(text: str) -> tuple[str, str] | None:
@@ -52,7 +52,7 @@ def leading_symbol(text: str) -> tuple[str, str] | None:
     >>> leading_symbol("状態") is None
     True
     """
-    stripped = text.strip(_BLANKS)
+    stripped = text.strip(BLANKS)
     if not stripped or stripped[0] not in SYMBOLS:
         return None
-    return stripped[0], stripped[1:].strip(_BLANKS)
+    return stripped[0], stripped[1:].strip(BLANKS)

@@ -25,7 +25,9 @@ What it returns
     symbol, followed by explanatory wording (kept as ``Reading.message``). The item is
     found by its heading, never by position (it was the 2nd item in 2025). An item
     whose heading contains 「製造番号」 echoes the IMEI; ``_check`` refuses an answer
-    for another number (``ParseError(field="imei echo")``).
+    for another number (``ParseError(field="imei echo")``): the first 14 characters
+    are compared (``_base.echo_matches``), a masked character (``*``) is not, and an
+    echo shorter than 14 characters cannot be compared and is accepted.
 
 Quirks
     * Symbols: 〇 (U+3007) and ○ for ok, △, ×, and ー (U+30FC), － and ``-`` for no
@@ -36,15 +38,20 @@ Quirks
       ー glued to katakana wording (「ーネットワーク…」), the adapter fails loudly
       instead of reading it.
     * Encoding: unknown. The Forbidden page was Shift_JIS (§2.1); pages are decoded by
-      their declared charset, else as Shift_JIS (cp932).
+      their declared charset, else as Shift_JIS (cp932), and the form goes back in the
+      codec its page was decoded with (``Page.encoding``).
     * Blocking: my.au.com served 「Forbidden | auお客さまサポート」 /
       「要求されたページへのアクセスが禁止されています。」 to a headless client (§2.6);
-      that page is ``Blocked`` whatever its HTTP status. au is the carrier most likely to
-      refuse automated or cloud traffic (§2.6, §8).
-    * A page with neither the form nor a result list whose visible text mentions
-      「メンテナンス」 is ``Maintenance`` (no au maintenance page has been seen, §8).
-    * Captcha: no evidence for au. 「画像認証」 in the text, or an input, image or frame
-      whose name, id, class or src mentions "captcha", is ``CaptchaRequired`` (a guess).
+      that page is ``Blocked`` whatever its HTTP status, found by its sentence or by a
+      title saying "Forbidden" (or, a guess shared with the other adapters, "Access
+      Denied"). au is the carrier most likely to refuse automated or cloud traffic
+      (§2.6, §8).
+    * A page without a result list that mentions 「メンテナンス」 in its title or a
+      heading, or, when it has no form, anywhere in its visible text (not in a link or
+      a script), is ``Maintenance`` (no au maintenance page has been seen, §8).
+    * Captcha: no evidence for au. 「画像認証」 in the visible text, or an input, image,
+      frame, div or form whose name, id, class, src or alt mentions "captcha", is
+      ``CaptchaRequired`` (a guess, shared with the other adapters: ``_screens``).
     * A page with no result list but a notice paragraph (the old fallback XPath
       ``/html/body/div[1]/div[2]/p``, INFERRED to be an error or notice, §2.3) is a
       ``ParseError`` quoting the notice. It is never ``CarrierRejected``: the site's
@@ -64,16 +71,15 @@ Fixtures (``tests/carriers/fixtures/au/``) are RECONSTRUCTED from carrier-sites.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import ClassVar
-from urllib.parse import urlencode
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit, _codec_name
+from akarom.carriers import _screens
+from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit, echo_matches
 from akarom.carriers._forms import action_path, find_form
-from akarom.carriers._symbols import SYMBOLS
+from akarom.carriers._symbols import BLANKS, SYMBOLS
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
@@ -83,6 +89,7 @@ from akarom.errors import (
     ParseError,
     RateLimited,
 )
+from akarom.identity import compact
 
 __all__ = ["AuAdapter"]
 
@@ -92,28 +99,6 @@ _STATUS_HEADING = "状態"
 _ECHO_HEADINGS = ("製造番号", "IMEI", "MEID")
 # The Forbidden page as saved in sanuei/jp-iphone-checker:debug_au.html (§2.1, 2025/26).
 _FORBIDDEN_TEXT = "要求されたページへのアクセスが禁止されています"
-_BLANKS = " \t\r\n\u3000\u00a0"
-_CHARSET_HEADER = re.compile(r"charset\s*=\s*([^\s;]+)", re.I)
-_CHARSET_META = re.compile(r"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-_HEX = frozenset("0123456789ABCDEF")
-
-
-def _page_charset(page: Page, default: str) -> str:
-    """The codec ``Page.text`` decodes ``page`` with: header charset, then ``<meta>``, else default.
-
-    Mirrors ``_base.decode_body`` so the form goes back in the encoding the page came in.
-    """
-    header = _CHARSET_HEADER.search(page.headers.get("content-type", ""))
-    codec = _codec_name(header.group(1)) if header else None
-    if codec is None:
-        meta = _CHARSET_META.search(page.content[:4096].decode("ascii", errors="replace"))
-        codec = _codec_name(meta.group(1)) if meta else None
-    return codec or _codec_name(default) or "utf-8"
-
-
-def _attr(node: LexborNode, name: str) -> str:
-    value = node.attributes.get(name)
-    return value if isinstance(value, str) else ""
 
 
 def _items(tree: LexborHTMLParser, words: tuple[str, ...]) -> list[LexborNode]:
@@ -149,44 +134,24 @@ def _collapse(text: str) -> str:
     return " ".join(text.replace("\u3000", " ").split())
 
 
-def _visible_text(tree: LexborHTMLParser) -> str:
-    """Body text a person sees, without links, scripts and styles (a footer link to
-    「メンテナンス情報」 is not a maintenance notice)."""
-    tree.strip_tags(["a", "script", "style", "noscript", "template"])
-    body = tree.body
-    return body.text() if body is not None else ""
-
-
 def _is_maintenance(tree: LexborHTMLParser, visible: str) -> bool:
     """「メンテナンス」 in the title or a heading, or anywhere visible on a page without forms.
 
     Form pages carry notices of scheduled maintenance (「…メンテナンスのため、ご利用いただけない
     場合があります」) and footers link to 「メンテナンス情報」; neither is a maintenance page.
     """
-    word = "メンテナンス"
-    if any(word in node.text() for node in tree.css("title, h1, h2, h3")):
+    if any(_screens.mentions_maintenance(node.text()) for node in tree.css("title, h1, h2, h3")):
         return True
-    return tree.css_first("form") is None and word in visible
-
-
-def _has_captcha(tree: LexborHTMLParser, visible: str) -> bool:
-    """Generic captcha markers; au has never been seen with a captcha (a guess, §2)."""
-    if "画像認証" in visible:
-        return True
-    for node in tree.css("input, img, iframe, div, form"):
-        for name in ("name", "id", "class", "src"):
-            if "captcha" in _attr(node, name).lower():
-                return True
-    return False
+    return tree.css_first("form") is None and _screens.mentions_maintenance(visible)
 
 
 def _form_node(tree: LexborHTMLParser) -> LexborNode | None:
     """``form[name=nextForm]`` (or id), else the form posting to ``WCE009002.hc``."""
     forms = tree.css("form")
-    named = [f for f in forms if _FORM_NAME in (_attr(f, "name"), _attr(f, "id"))]
+    named = [f for f in forms if _FORM_NAME in (_screens.attr(f, "name"), _screens.attr(f, "id"))]
     if named:
         return named[0]
-    return next((f for f in forms if _ACTION_FILE in _attr(f, "action")), None)
+    return next((f for f in forms if _ACTION_FILE in _screens.attr(f, "action")), None)
 
 
 def _imei_field_name(form: LexborNode | None) -> str:
@@ -197,20 +162,14 @@ def _imei_field_name(form: LexborNode | None) -> str:
     """
     if form is None:
         return "imei"
-    inputs = [node for node in form.css("input") if _attr(node, "name")]
+    inputs = [node for node in form.css("input") if _screens.attr(node, "name")]
     for node in inputs:
-        if _attr(node, "id").lower() == "imei":
-            return _attr(node, "name")
+        if _screens.attr(node, "id").lower() == "imei":
+            return _screens.attr(node, "name")
     for node in inputs:
-        if _attr(node, "name").lower() == "imei":
-            return _attr(node, "name")
+        if _screens.attr(node, "name").lower() == "imei":
+            return _screens.attr(node, "name")
     return "imei"
-
-
-def _compact_id(text: str) -> str:
-    """An IMEI/MEID as printed, compacted: NFKC, upper case, blanks and hyphens removed."""
-    folded = unicodedata.normalize("NFKC", text).upper()
-    return "".join(ch for ch in folded if ch not in " \t\r\n\u00a0-")
 
 
 def _same_device(echo: str, imei: str) -> bool:
@@ -219,12 +178,7 @@ def _same_device(echo: str, imei: str) -> bool:
     Characters that are not hex digits (a mask such as ``*``) are not compared; an
     echo shorter than 14 characters cannot be compared and is accepted.
     """
-    if len(echo) < 14:
-        return True
-    return all(
-        shown == ours or shown not in _HEX
-        for shown, ours in zip(echo[:14], imei.upper()[:14], strict=False)
-    )
+    return len(echo) < 14 or echo_matches(echo, imei, masked=True)
 
 
 class AuAdapter(CarrierAdapter):
@@ -422,14 +376,9 @@ class AuAdapter(CarrierAdapter):
         """GET the form, POST it with the IMEI, read the answer and its IMEI echo."""
         form_page = await visit.fetch("GET", self.ENTRY_PATH)
         method, path, fields, encoding = self.form_submission(form_page, imei)
-        headers = {"Referer": form_page.url}
-        if method == "POST":
-            page = await visit.fetch(
-                "POST", path, form=fields, form_encoding=encoding, headers=headers
-            )
-        else:
-            query = urlencode(fields, encoding=encoding)
-            page = await visit.fetch("GET", f"{path}{'&' if '?' in path else '?'}{query}")
+        page = await visit.fetch(
+            method, path, form=fields, form_encoding=encoding, headers={"Referer": form_page.url}
+        )
         reading = self.parse_result(page)
         echo = self.echoed_id(page)
         if echo is not None and not _same_device(echo, imei):
@@ -458,13 +407,13 @@ class AuAdapter(CarrierAdapter):
             method,
             action_path(action, page.url),
             fields,
-            _page_charset(page, cls.DEFAULT_ENCODING),
+            page.encoding(cls.DEFAULT_ENCODING),
         )
 
     @classmethod
     def parse_result(cls, page: Page) -> Reading:
         """The symbol at the start of the 「状態」 item's details, and the wording after it."""
-        tree = LexborHTMLParser(page.text(cls.DEFAULT_ENCODING))
+        tree = cls._tree(page)
         items = _items(tree, (_STATUS_HEADING,))
         if not items:
             notice = tree.css_first("body > div:nth-of-type(1) > div:nth-of-type(2) > p")
@@ -491,7 +440,7 @@ class AuAdapter(CarrierAdapter):
             for node in details.traverse(include_text=True)
             if node.is_text_node
         ]
-        first = next((t.strip(_BLANKS) for t in texts if t.strip(_BLANKS)), "")
+        first = next((t.strip(BLANKS) for t in texts if t.strip(BLANKS)), "")
         if not first:
             raise ParseError("the 状態 details are empty", field="symbol")
         symbol = first[0]
@@ -504,18 +453,18 @@ class AuAdapter(CarrierAdapter):
             raise ParseError(f"two symbols in a row: {first[:2]!r}", field="symbol")
         if follower and _is_fragment(symbol, follower):
             raise ParseError(f"the symbol is part of a word: {first[:20]!r}", field="symbol")
-        wording = _collapse("".join(texts)).lstrip(_BLANKS)[1:].lstrip(_BLANKS + ":：")
+        wording = _collapse("".join(texts)).lstrip(BLANKS)[1:].lstrip(BLANKS + ":：")
         return Reading(SYMBOLS[symbol], symbol, wording or None)
 
     @classmethod
     def echoed_id(cls, page: Page) -> str | None:
         """The 製造番号 the result page echoes, compacted; None when it shows none."""
-        tree = LexborHTMLParser(page.text(cls.DEFAULT_ENCODING))
+        tree = cls._tree(page)
         for item in _items(tree, _ECHO_HEADINGS):
             if any(_STATUS_HEADING in h.text() for h in item.css(".list_heading")):
                 continue
             details = item.css_first(".list_details")
-            echo = _compact_id(details.text()) if details is not None else ""
+            echo = compact(details.text()) if details is not None else ""
             if echo:
                 return echo
         return None
@@ -525,17 +474,19 @@ class AuAdapter(CarrierAdapter):
         """Forbidden → ``Blocked``; captcha → ``CaptchaRequired``; maintenance → ``Maintenance``."""
         text = page.text(cls.DEFAULT_ENCODING)
         tree = LexborHTMLParser(text)
-        title = tree.css_first("title")
-        if _FORBIDDEN_TEXT in text or (title is not None and "forbidden" in title.text().lower()):
+        # The Forbidden page seen (§2.6), by its sentence anywhere or by its title.
+        seen = _FORBIDDEN_TEXT if _FORBIDDEN_TEXT in text else _screens.blocked_title(tree)
+        if seen is not None:
             raise Blocked(
-                "my.au.com answered 「Forbidden」 (要求されたページへのアクセスが"
-                "禁止されています): automated access refused; stop polling au, check by hand"
+                f"my.au.com answered {seen!r}: automated access refused; "
+                "stop polling au, check by hand"
             )
         if _items(tree, (_STATUS_HEADING,)):
             return
-        visible = _visible_text(tree)
-        if _has_captcha(tree, visible):
-            raise CaptchaRequired("my.au.com shows a captcha (画像認証); akarom never solves one")
+        visible = _screens.visible_text(tree)
+        marker = _screens.captcha_marker(tree, visible)
+        if marker is not None:
+            raise CaptchaRequired(f"my.au.com shows a captcha ({marker}); akarom never solves one")
         if _form_node(tree) is not None:
             return
         if _is_maintenance(tree, visible):

@@ -34,12 +34,15 @@ Quirks
       ``attestationkey``) stood before the answer (§1.3). It is gone since 2025-06 at the
       latest; if it comes back the check raises ``CaptchaRequired``.
     - No blocking or rate limit has been reported (§1.8). HTTP 403, a page titled
-      「Forbidden」 / "Access Denied" → ``Blocked``; a page that mentions 「メンテナンス」
-      and shows no result → ``Maintenance`` (its wording is unknown, §1.5).
+      「Forbidden」 / "Access Denied" → ``Blocked``; a page whose visible text (not a
+      link or a script) mentions 「メンテナンス」 and that shows no result →
+      ``Maintenance`` (its wording is unknown, §1.5). Those two screens are guesses,
+      shared with the other adapters (``_screens``); the gifcat captcha is docomo's own.
 
 Decisions where the reference is silent
     - **IMEI echo.** When a result panel shows a 14–16-digit number (the IMEI panel,
-      hyphens and spaces allowed), its first 14 digits must equal those asked for,
+      hyphens, spaces, full-width digits or a 製造番号 label allowed), its first 14
+      digits must equal those asked for (``_base.echo_matches``),
       else ``ParseError(field="imei echo")``: the answer must be about our device.
       The echo is not *required*, because the panel order is inferred. ``parse_result``
       sees only the page, so ``_check`` compares ``echoed_imeis(page)`` afterwards.
@@ -70,23 +73,24 @@ Unverified about the live site (carrier-sites.md §10)
 from __future__ import annotations
 
 import re
-import unicodedata
+from functools import partial
 from typing import ClassVar
 
 from selectolax.lexbor import LexborHTMLParser
 
-from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit
+from akarom.carriers import _screens
+from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit, echo_matches
 from akarom.carriers._symbols import SYMBOLS, leading_symbol
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
     CaptchaRequired,
-    CarrierError,
     CarrierUnavailable,
     Maintenance,
     ParseError,
     RateLimited,
 )
+from akarom.identity import compact
 
 __all__ = ["DocomoAdapter"]
 
@@ -94,9 +98,7 @@ _SEARCH_PATH = "/search.php"
 _FORM_ENCODING = "cp932"  # the site is Shift_JIS (§1.4 step 3)
 _RESULT_PANELS = "div.result-panel"  # class selector: matches class="outst result-panel" too
 _SYMBOL_PANEL = 1  # the 2nd panel, counting from 0 (§1.4 step 4)
-_BLOCKED_TITLE = re.compile(r"forbidden|access denied", re.I)
-_ECHO_NOISE = re.compile(r"[\s\-‐－−]")  # how a printed IMEI may be split up
-_ECHO = re.compile(r"\d{14,16}")
+_ECHO = re.compile(r"\d{14,16}")  # a panel that is an IMEI (or IMEISV), once compacted
 
 # Sentences reported for each status (§1.5, 2014–2024). A page that prints one of
 # these gives the message; a phrase is matched as a cue and the whole sentence, as
@@ -108,18 +110,7 @@ _WORDING_CUES: dict[Status, tuple[str, ...]] = {
     Status.UNREGISTERED: ("が確認できません",),
 }
 
-_TEST_IMEI = "352099001761481"
-
-
-def _case(
-    name: str,
-    expect: Status | type[CarrierError],
-    description: str,
-    *,
-    symbol: str | None = None,
-    imei: str = _TEST_IMEI,
-) -> AdapterCase:
-    return AdapterCase(name, imei, expect, symbol=symbol, description=description)
+_case = partial(AdapterCase.of, imei="352099001761481")
 
 
 class DocomoAdapter(CarrierAdapter):
@@ -185,15 +176,11 @@ class DocomoAdapter(CarrierAdapter):
         )
         reading = self.parse_result(page)
         for echoed in self.echoed_imeis(page):
-            if echoed[:14] != imei[:14]:
+            if not echo_matches(echoed, imei):
                 raise ParseError(
                     f"the result is about {echoed}, not the IMEI asked for", field="imei echo"
                 )
         return reading
-
-    @classmethod
-    def _tree(cls, page: Page) -> LexborHTMLParser:
-        return LexborHTMLParser(page.text(cls.DEFAULT_ENCODING))
 
     @classmethod
     def parse_result(cls, page: Page) -> Reading:
@@ -225,6 +212,8 @@ class DocomoAdapter(CarrierAdapter):
     def echoed_imeis(cls, page: Page) -> tuple[str, ...]:
         """Every 14–16-digit number a result panel shows whole (hyphens, spaces ignored).
 
+        Panels are compacted as people's input is (``akarom.identity.compact``).
+
         >>> page = Page("POST", "https://x/search.php", 200, {},
         ...             '<div class="result-panel">35-209900-176148-1</div>'.encode())
         >>> DocomoAdapter.echoed_imeis(page)
@@ -232,9 +221,9 @@ class DocomoAdapter(CarrierAdapter):
         """
         found = []
         for panel in cls._tree(page).css(_RESULT_PANELS):
-            compact = _ECHO_NOISE.sub("", unicodedata.normalize("NFKC", panel.text()))
-            if _ECHO.fullmatch(compact):
-                found.append(compact)
+            number = compact(panel.text())
+            if _ECHO.fullmatch(number):
+                found.append(number)
         return tuple(found)
 
     @staticmethod
@@ -264,8 +253,8 @@ class DocomoAdapter(CarrierAdapter):
             )
         if tree.css_first(_RESULT_PANELS) is not None:
             return
-        if "メンテナンス" in (tree.body.text() if tree.body is not None else ""):
+        if _screens.mentions_maintenance(_screens.visible_text(tree)):
             raise Maintenance(f"docomo shows a maintenance page (HTTP {page.status_code})")
-        title = tree.css_first("title")
-        if title is not None and _BLOCKED_TITLE.search(title.text()):
-            raise Blocked(f"docomo refused access: {title.text().strip()[:60]!r}")
+        title = _screens.blocked_title(tree)
+        if title is not None:
+            raise Blocked(f"docomo refused access: {title[:60]!r}")

@@ -35,10 +35,12 @@ Refusals
     for (the IMEI is read back from the page's URL, so ``parse_result`` stays pure).
     HTTP 400 is ``CarrierRejected`` (the site refused the IMEI); 403 ``Blocked``,
     429 ``RateLimited``, 5xx ``CarrierUnavailable`` (base class). An HTML page where
-    JSON was expected is screened: visible 「メンテナンス」 → ``Maintenance``, captcha
-    markers (「画像認証」, an input, image or frame mentioning "captcha") →
-    ``CaptchaRequired``, an 「Access Denied」/「Forbidden」 title → ``Blocked``; any
-    other HTML (the app's own shell, say) is a ``ParseError``.
+    JSON was expected is screened with the guesses shared by all adapters
+    (``_screens``): an 「Access Denied」/「Forbidden」 title → ``Blocked``, captcha
+    markers (「画像認証」 in the visible text, an input, image, frame, div or form
+    mentioning "captcha") → ``CaptchaRequired``, 「メンテナンス」 in the visible text (not
+    in a link or a script) → ``Maintenance``; any other HTML (the app's own shell,
+    say) is a ``ParseError``.
 
 Fixtures (``tests/carriers/fixtures/rakuten/``) are RECONSTRUCTED from carrier-sites.md
 on 2026-11-26; no live capture was possible. Still unverified about the live site:
@@ -55,13 +57,11 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
-
-from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit
+from akarom.carriers import _screens
+from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit, echo_matches
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
@@ -72,6 +72,7 @@ from akarom.errors import (
     ParseError,
     RateLimited,
 )
+from akarom.identity import compact
 
 __all__ = ["RakutenAdapter"]
 
@@ -90,20 +91,10 @@ _MESSAGE_KEYS = ("message", "statusMessage", "statusText", "description", "detai
 _IMEI_IN_PATH = re.compile(r"/imei/([^/]+)/?$")
 
 
-def _attr(node: LexborNode, name: str) -> str:
-    value = node.attributes.get(name)
-    return value if isinstance(value, str) else ""
-
-
 def _is_html(page: Page) -> bool:
     return (
         "html" in page.headers.get("content-type", "").lower() or page.content.lstrip()[:1] == b"<"
     )
-
-
-def _compact(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in folded if ch not in " \t\r\n-")
 
 
 def _json_detail(page: Page) -> str:
@@ -303,29 +294,24 @@ class RakutenAdapter(CarrierAdapter):
         asked = _IMEI_IN_PATH.search(urlsplit(page.url).path)
         if asked is None:
             return
-        wanted = _compact(unquote(asked.group(1)))
-        shown = _compact(echo)
-        if len(shown) < 14 or shown[:14] != wanted[:14]:
-            raise ParseError(f"the reply is for IMEI {echo!r}, not {wanted}", field="imei echo")
+        wanted = unquote(asked.group(1))
+        if not echo_matches(echo, wanted):
+            raise ParseError(
+                f"the reply is for IMEI {echo!r}, not {compact(wanted)}", field="imei echo"
+            )
 
     @classmethod
     def screen_page(cls, page: Page) -> None:
         """An HTML page where JSON belongs: block, captcha or maintenance, if recognisable."""
-        if not _is_html(page):
+        if not _is_html(page):  # JSON is never screened: its text is the carrier's data
             return
-        tree = LexborHTMLParser(page.text(cls.DEFAULT_ENCODING))
-        title_node = tree.css_first("title")
-        title = title_node.text().lower() if title_node is not None else ""
-        if "access denied" in title or "forbidden" in title:
-            raise Blocked("network.mobile.rakuten.co.jp refused access (Access Denied page)")
-        for node in tree.css("input, img, iframe, form"):
-            if any(
-                "captcha" in _attr(node, name).lower() for name in ("name", "id", "class", "src")
-            ):
-                raise CaptchaRequired("Rakuten shows a captcha; akarom never solves one")
-        tree.strip_tags(["script", "style", "noscript", "template"])
-        text = tree.body.text() if tree.body is not None else ""
-        if "画像認証" in text:
-            raise CaptchaRequired("Rakuten shows a captcha (画像認証); akarom never solves one")
-        if "メンテナンス" in text:
+        tree = cls._tree(page)
+        title = _screens.blocked_title(tree)
+        if title is not None:
+            raise Blocked(f"network.mobile.rakuten.co.jp refused access ({title!r} page)")
+        visible = _screens.visible_text(tree)
+        marker = _screens.captcha_marker(tree, visible)
+        if marker is not None:
+            raise CaptchaRequired(f"Rakuten shows a captcha ({marker}); akarom never solves one")
+        if _screens.mentions_maintenance(visible):
             raise Maintenance("Rakuten's check is under maintenance (メンテナンス)")

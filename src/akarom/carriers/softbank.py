@@ -39,12 +39,15 @@ Quirks
     - Encoding is undocumented (§3.2 step 7, §10.4): probably Shift_JIS. Pages are
       decoded by their declared charset (header, then ``<meta>``), else as cp932;
       UTF-8 pages work when declared.
-    - No captcha has ever been seen for SoftBank (§0). The captcha screen is a GUESS:
-      an ``img``/``input``/``iframe``/``div`` whose ``src``, ``name``, ``id``, ``class``
-      or ``alt`` mentions "captcha", or the words 「画像認証」, → ``CaptchaRequired``.
+    - No captcha has ever been seen for SoftBank (§0). The captcha screen is a GUESS
+      shared with the other adapters (``_screens.captcha_marker``): an ``img``,
+      ``input``, ``iframe``, ``div`` or ``form`` whose ``src``, ``name``, ``id``,
+      ``class`` or ``alt`` mentions "captcha", or the words 「画像認証」 in the visible
+      text, → ``CaptchaRequired``, looked for even on the form page.
     - HTTP 403 or a page titled 「Forbidden」 / "Access Denied" → ``Blocked``; a page
-      mentioning 「メンテナンス」 that holds neither the form nor a result →
-      ``Maintenance`` (My SoftBank has scheduled maintenance, §8; wording unknown).
+      whose visible text mentions 「メンテナンス」 and that holds neither the form nor a
+      result → ``Maintenance`` (My SoftBank has scheduled maintenance, §8; wording
+      unknown).
 
 Decisions where the reference is silent
     - Always ``POST`` (§3.2), whatever ``method`` the form declares.
@@ -71,19 +74,19 @@ Unverified about the live site (carrier-sites.md §10.4)
 
 from __future__ import annotations
 
-import re
+from functools import partial
 from typing import ClassVar
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from akarom.carriers import _screens
 from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit
-from akarom.carriers._forms import Form, action_path, charset_of, find_form
+from akarom.carriers._forms import Form, action_path, find_form
 from akarom.carriers._symbols import SYMBOLS, leading_symbol
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
     CaptchaRequired,
-    CarrierError,
     CarrierUnavailable,
     Maintenance,
     ParseError,
@@ -96,27 +99,13 @@ _ICV_PATH = "/WBF/icv"
 _BUTTON = "ACT_TE001"  # the submit button (§3.2 step 2)
 _RESULT_SIZE = "8"
 _RESULT_COLOR = "#666666"
-_BLOCKED_TITLE = re.compile(r"forbidden|access denied", re.I)
-# GUESS (no SoftBank captcha ever seen, §0): generic captcha markers.
-_CAPTCHA_NODES = "img, input, iframe, div, script"
-_CAPTCHA_ATTRS = ("src", "name", "id", "class", "alt")
 
-_TEST_IMEI = "356938035643809"
+_case = partial(AdapterCase.of, imei="356938035643809")
 
 
-def _case(
-    name: str,
-    expect: Status | type[CarrierError],
-    description: str,
-    *,
-    symbol: str | None = None,
-    imei: str = _TEST_IMEI,
-) -> AdapterCase:
-    return AdapterCase(name, imei, expect, symbol=symbol, description=description)
-
-
-def _attr(node: LexborNode, name: str) -> str:
-    return (node.attributes.get(name) or "").strip().lower()
+def _font_attr(node: LexborNode, name: str) -> str:
+    """An attribute of ``<font>`` as compared: ``SIZE=" 8 "`` is ``size="8"``."""
+    return _screens.attr(node, name).strip().lower()
 
 
 class SoftbankAdapter(CarrierAdapter):
@@ -172,14 +161,7 @@ class SoftbankAdapter(CarrierAdapter):
         form = self.read_form(form_page)
         button, label = self._button(form)
         data = {**form.fields, "imei": imei, button: label}
-        encoding = charset_of(form_page.content, form_page.headers, self.DEFAULT_ENCODING)
-        try:
-            for value in data.values():
-                value.encode(encoding)
-        except UnicodeEncodeError as err:
-            raise ParseError(
-                f"a form value cannot be sent in the page's charset {encoding}", field="form"
-            ) from err
+        encoding = form_page.encoding(self.DEFAULT_ENCODING)
         page = await visit.fetch(
             "POST",
             action_path(form.action, form_page.url),
@@ -209,14 +191,10 @@ class SoftbankAdapter(CarrierAdapter):
             return next(iter(form.submits.items()))
         raise ParseError(f"unable to find the submit button {_BUTTON}", field="form")
 
-    @classmethod
-    def _tree(cls, page: Page) -> LexborHTMLParser:
-        return LexborHTMLParser(page.text(cls.DEFAULT_ENCODING))
-
     @staticmethod
     def _result_nodes(tree: LexborHTMLParser) -> list[LexborNode]:
-        sized = [node for node in tree.css("font") if _attr(node, "size") == _RESULT_SIZE]
-        exact = [node for node in sized if _attr(node, "color") == _RESULT_COLOR]
+        sized = [node for node in tree.css("font") if _font_attr(node, "size") == _RESULT_SIZE]
+        exact = [node for node in sized if _font_attr(node, "color") == _RESULT_COLOR]
         return exact or sized
 
     @classmethod
@@ -260,19 +238,18 @@ class SoftbankAdapter(CarrierAdapter):
     def screen_page(cls, page: Page) -> None:
         """Captcha (guessed markers), maintenance and 「Forbidden」 pages."""
         tree = cls._tree(page)
-        body = tree.body.text() if tree.body is not None else ""
-        if "画像認証" in body or any(
-            "captcha" in _attr(node, attr)
-            for node in tree.css(_CAPTCHA_NODES)
-            for attr in _CAPTCHA_ATTRS
-        ):
+        visible = _screens.visible_text(tree)
+        # Before the form check: a captcha would sit in the check form itself.
+        seen = _screens.captcha_marker(tree, visible)
+        if seen is not None:
             raise CaptchaRequired(
-                "SoftBank shows a captcha (never seen before; carrier-sites.md §0): check by hand"
+                f"SoftBank shows a captcha ({seen}; never seen before, carrier-sites.md §0): "
+                "check by hand"
             )
         if cls._result_nodes(tree) or tree.css_first('input[name="imei"]') is not None:
             return
-        if "メンテナンス" in body:
+        if _screens.mentions_maintenance(visible):
             raise Maintenance(f"SoftBank shows a maintenance page (HTTP {page.status_code})")
-        title = tree.css_first("title")
-        if title is not None and _BLOCKED_TITLE.search(title.text()):
-            raise Blocked(f"SoftBank refused access: {title.text().strip()[:60]!r}")
+        title = _screens.blocked_title(tree)
+        if title is not None:
+            raise Blocked(f"SoftBank refused access: {title[:60]!r}")
