@@ -179,10 +179,7 @@ def test_a_bad_setting_is_a_usage_error(run) -> None:
     assert "AKAROM_RATE_LIMIT" in result.output
 
 
-def test_the_sandbox_command_serves_what_check_reads(tmp_path: Path) -> None:
-    """The README path: start ``akarom sandbox`` with a scenario, point ``check`` at it."""
-    port = _free_port()
-    env = {**os.environ, "AKAROM_DATA_DIR": str(tmp_path)}
+def _start_sandbox(scenario: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
         [
             sys.executable,
@@ -190,7 +187,7 @@ def test_the_sandbox_command_serves_what_check_reads(tmp_path: Path) -> None:
             "akarom",
             "sandbox",
             "--scenario",
-            str(EXAMPLES / "scenario.yaml"),
+            str(scenario),
             "--port",
             str(port),
         ],
@@ -198,29 +195,67 @@ def test_the_sandbox_command_serves_what_check_reads(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=1)
+            return server
+        except httpx.TransportError:
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            assert time.monotonic() < deadline, "sandbox did not start"
+            time.sleep(0.1)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=10)
+    if server.stderr:
+        server.stderr.close()
+
+
+def test_the_sandbox_command_serves_what_check_reads(tmp_path: Path) -> None:
+    """The README path: start ``akarom sandbox`` with a scenario, point ``check`` at it."""
+    port = _free_port()
+    env = {**os.environ, "AKAROM_DATA_DIR": str(tmp_path)}
+    server = _start_sandbox(EXAMPLES / "scenario.yaml", port, env)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/_sandbox/stats", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                assert time.monotonic() < deadline, "sandbox did not start"
-                time.sleep(0.1)
         check = subprocess.run(
-            [sys.executable, "-m", "akarom", "check", "--json", UNREGISTERED],
-            env={**env, "AKAROM_CARRIERS_URL": url, "AKAROM_RATE_LIMIT": "20"},
+            [sys.executable, "-m", "akarom", "check", "--json", "353325101234569"],
+            env={
+                **env,
+                "AKAROM_CARRIERS_URL": f"http://127.0.0.1:{port}",
+                "AKAROM_RATE_LIMIT": "1",
+            },
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
-        assert check.returncode in (0, 3, 4, 5), check.stderr
-        assert json.loads(check.stdout)["imei"] == UNREGISTERED
+        assert check.returncode == 4, check.stderr
+        assert json.loads(check.stdout)["verdict"] == "red"
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stderr:
-            server.stderr.close()
+        _stop(server)
+
+
+def test_back_to_back_commands_share_the_carriers_rate_limit(tmp_path: Path) -> None:
+    """Two ``akarom check`` processes in a row leave au the same gap as one would."""
+    scenario = tmp_path / "limits.yaml"
+    scenario.write_text("carriers:\n  au: {rate_limit_per_s: 1}\n", encoding="utf-8")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "AKAROM_DATA_DIR": str(tmp_path)}
+    server = _start_sandbox(scenario, port, env)
+    try:
+        for _ in range(2):
+            subprocess.run(
+                [sys.executable, "-m", "akarom", "check", "--carrier", "au", UNREGISTERED],
+                env={**env, "AKAROM_CARRIERS_URL": url, "AKAROM_AU_RATE_LIMIT": "1"},
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        au = httpx.get(f"{url}/_sandbox/stats").json()["carriers"]["au"]
+    finally:
+        _stop(server)
+    assert au["requests"] == 4  # form + submit, twice
+    assert au["rejected_rate_limit"] == 0

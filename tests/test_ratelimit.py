@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
 import pytest
 
-from akarom.ratelimit import RateLimiter
+from akarom.ratelimit import RateLimiter, SpacingLedger
 
 
 class VirtualClock:
@@ -66,8 +67,47 @@ async def test_defer_holds_everyone_back() -> None:
     assert starts[1] - starts[0] >= 0.1 - 1e-9
 
 
+async def test_the_gap_counts_from_when_the_request_really_left() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(1, clock=clock, sleep=clock.sleep)
+    async with limiter.slot():
+        clock.now += 0.4  # connecting took a while
+        await limiter.sent()
+    starts, _ = await _run(limiter, clock, 1)
+    assert starts == [pytest.approx(1.4)]
+
+
 def test_nonsense_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(0)
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(1, 0)
+
+
+async def test_processes_sharing_a_ledger_keep_the_gap_between_them(tmp_path) -> None:
+    """Two limiters on one ledger stand for two ``akarom`` processes asking one carrier."""
+    ledger_a = SpacingLedger(tmp_path, "docomo@https://nw-restriction.nttdocomo.co.jp")
+    ledger_b = SpacingLedger(tmp_path, "docomo@https://nw-restriction.nttdocomo.co.jp")
+    first, second = RateLimiter(5, ledger=ledger_a), RateLimiter(5, ledger=ledger_b)
+    starts: list[float] = []
+
+    async def request(limiter: RateLimiter) -> None:
+        async with limiter.slot():
+            starts.append(time.time())
+
+    await asyncio.gather(*(request(limiter) for limiter in (first, second) * 3))
+    starts.sort()
+    assert all(later - earlier >= 0.2 - 0.01 for earlier, later in itertools.pairwise(starts))
+
+
+async def test_a_deferral_in_one_process_holds_back_the_other(tmp_path) -> None:
+    first = RateLimiter(100, ledger=SpacingLedger(tmp_path, "au@x"))
+    second = RateLimiter(100, ledger=SpacingLedger(tmp_path, "au@x"))
+    first.defer(0.3)
+    began = time.time()
+    async with second.slot():
+        assert time.time() - began >= 0.3 - 0.01
+
+
+def test_ledgers_are_per_carrier_and_host(tmp_path) -> None:
+    assert SpacingLedger(tmp_path, "au@a").path != SpacingLedger(tmp_path, "au@b").path

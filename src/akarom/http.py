@@ -8,8 +8,9 @@ wraps whatever transport is given, so politeness is tested along with the rest.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from typing import Any
 
 import httpx
 
@@ -40,6 +41,7 @@ class LimitedTransport(httpx.AsyncBaseTransport):
         async with self._limiter.slot():
             if (notify := ON_REQUEST_SENT.get()) is not None:
                 notify()
+            request.extensions = {**request.extensions, "trace": self._trace(request)}
             response = await self._inner.handle_async_request(request)
             try:
                 # Read (and decode, once) inside the slot: the body is part of the exchange.
@@ -48,6 +50,18 @@ class LimitedTransport(httpx.AsyncBaseTransport):
                 await response.aclose()
                 raise
         return response
+
+    def _trace(self, request: httpx.Request) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+        """An httpcore trace hook that tells the limiter when the request really leaves."""
+        outer = request.extensions.get("trace")
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith("send_request_headers.started"):
+                await self._limiter.sent()
+            if outer is not None:
+                await outer(event, info)
+
+        return trace
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -37,7 +37,7 @@ from akarom.domain import (
 from akarom.errors import CarrierError, InvalidImei, RateLimited
 from akarom.http import ON_REQUEST_SENT, build_client
 from akarom.identity import Identity, parse
-from akarom.ratelimit import RateLimiter
+from akarom.ratelimit import RateLimiter, SpacingLedger
 from akarom.services.evidence import EvidenceStore
 
 __all__ = ["JST", "Checker", "DeviceReport", "RetryPolicy", "effective_limits"]
@@ -115,9 +115,11 @@ class Checker:
         transports: Mapping[Carrier, httpx.AsyncBaseTransport] | None = None,
         retry: RetryPolicy | None = None,
         evidence: EvidenceStore | None = None,
+        share_limits: bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``share_limits`` makes the per-carrier gap hold across processes (see ratelimit)."""
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self.evidence = evidence or EvidenceStore(settings.data_dir / "evidence")
@@ -136,7 +138,13 @@ class Checker:
                     configured.rate_limit,
                     rate,
                 )
-            limiter = RateLimiter(rate, concurrency, clock=clock, sleep=sleep)
+            host = configured.base_url or adapter_class.BASE_URL
+            ledger = (
+                SpacingLedger(settings.data_dir / "ratelimit", f"{carrier}@{host}")
+                if share_limits and SpacingLedger.available()
+                else None
+            )
+            limiter = RateLimiter(rate, concurrency, ledger=ledger, clock=clock, sleep=sleep)
             transport = (transports or {}).get(carrier)
             client = build_client(limiter, transport=transport)
             adapter = adapter_class(client, base_url=configured.base_url)
