@@ -1,0 +1,70 @@
+"""akarom's database: every carrier answer ever seen, with the pages that prove it.
+
+SQLAlchemy 2 models (``tables``) and Alembic migrations (``migrations/``, applied by
+``Store.open``). SQLite in the user's data folder by default (WAL, one writer);
+PostgreSQL when ``AKAROM_DATABASE_URL`` names a server. Only ``akarom.domain`` and
+``akarom.errors`` are imported from the rest of akarom.
+
+Schema
+======
+
+``observations``
+    One row per check of one IMEI at one carrier (an *observation*): ``imei``,
+    ``tac`` (first 8 digits; NULL for a MEID), ``carrier``, ``status``,
+    ``printed_symbol``, ``message`` (the carrier's wording), ``error`` + ``detail``
+    (set exactly when ``status`` is ``unknown``), ``checked_at`` (UTC),
+    ``elapsed_ms``, ``source`` (``live`` or ``manual``; a cached answer is not a new
+    observation), ``adapter_version``, ``entered_by`` (who typed a manual answer),
+    ``run_id`` (the bulk run that asked). Indexed on (imei, carrier, checked_at)
+    for "the newest answer per carrier", on ``tac`` for "which carrier sold this
+    model", and on ``run_id``.
+``evidence_pages``
+    Every HTTP response seen during a check (au and SoftBank: a form, then a result):
+    ``observation_id``, ``seq``, ``method``, ``url``, ``status_code``, ``headers``
+    (JSON), ``fetched_at``, ``body_sha256``.
+``evidence_blobs``
+    The bodies, zlib-compressed, keyed by the SHA-256 of the raw bytes: the same form
+    page is stored once however often it was seen. Checked on every read.
+``bulk_runs`` / ``bulk_rows``
+    A bulk run (input name and SHA-256, output name, options, ``finished_at``) and
+    each row it finished (the output cells), for ``akarom bulk --resume``.
+
+Append-only
+===========
+
+Observations, evidence and bulk rows are only ever inserted: ``Store`` has no
+function that updates or deletes them, and the cache never rewrites history. The one
+update is ``finish_run``, which sets ``bulk_runs.finished_at`` once.
+
+>>> from akarom.storage import tac_of
+>>> tac_of("352099001761481")
+'35209900'
+"""
+
+from akarom.storage.db import migrate, normalise_url, open_engine
+from akarom.storage.repo import (
+    NewObservation,
+    NewPage,
+    PageLike,
+    Store,
+    StoredObservation,
+    StoredPage,
+    StoredRow,
+    StoredRun,
+    tac_of,
+)
+
+__all__ = [
+    "NewObservation",
+    "NewPage",
+    "PageLike",
+    "Store",
+    "StoredObservation",
+    "StoredPage",
+    "StoredRow",
+    "StoredRun",
+    "migrate",
+    "normalise_url",
+    "open_engine",
+    "tac_of",
+]

@@ -1,0 +1,1 @@
+"""Alembic migrations for ``akarom.storage``; ``akarom.storage.db.migrate`` runs them."""

@@ -1,0 +1,639 @@
+"""``Store``: every read and write of akarom's database, behind plain dataclasses.
+
+Callers hand in ``NewObservation`` and ``NewPage`` values and get back frozen
+``Stored*`` dataclasses; SQLAlchemy objects never leave this module. The API is
+synchronous; async callers wrap it in ``asyncio.to_thread``. One ``Store`` may be
+shared by many threads: writes go through one lock (SQLite has a single writer,
+and datasette does the same with its write thread; on PostgreSQL the lock costs
+nothing that matters, as writes are small and rate-limited), reads run concurrently.
+
+Observations are append-only: there is no function that updates or deletes one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import zlib
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from akarom.domain import Carrier, CarrierResult, Source, Status
+from akarom.errors import StorageError
+from akarom.storage.db import WRITE_OPTION, migrate, open_engine, translate_errors
+from akarom.storage.tables import BulkRow, BulkRun, EvidenceBlob, EvidencePage, Observation
+
+__all__ = [
+    "BLOB_ENCODING",
+    "NewObservation",
+    "NewPage",
+    "PageLike",
+    "Store",
+    "StoredObservation",
+    "StoredPage",
+    "StoredRow",
+    "StoredRun",
+    "tac_of",
+]
+
+#: How evidence bodies are compressed (``evidence_blobs.encoding``).
+BLOB_ENCODING = "zlib"
+
+_IMEI = re.compile(r"[0-9]{15}|[0-9A-F]{14}")
+_RECORD_STATUSES = tuple(status.value for status in Status if status.is_record)
+_CARRIERS = {carrier.value: carrier for carrier in Carrier}
+
+
+def tac_of(imei: str) -> str | None:
+    """The TAC (first 8 digits) of a 15-digit IMEI; None for a MEID.
+
+    >>> tac_of("352099001761481"), tac_of("A0000012345678")
+    ('35209900', None)
+    """
+    return imei[:8] if len(imei) == 15 and imei.isascii() and imei.isdigit() else None
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, not {value!r}")
+
+
+class PageLike(Protocol):
+    """Anything shaped like an HTTP response kept as evidence (``carriers.Page`` is)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def fetched_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewPage:
+    """One HTTP response to keep as evidence, byte for byte."""
+
+    method: str
+    url: str
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    fetched_at: datetime
+
+    def __post_init__(self) -> None:
+        _require_aware("fetched_at", self.fetched_at)
+
+    @classmethod
+    def from_page(cls, page: PageLike) -> NewPage:
+        """Copy a page (e.g. ``akarom.carriers.Page``) field by field."""
+        return cls(
+            method=page.method,
+            url=page.url,
+            status_code=page.status_code,
+            headers=dict(page.headers),
+            content=page.content,
+            fetched_at=page.fetched_at,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewObservation:
+    """A check to save. Raises ``ValueError`` for one that breaks the schema's rules.
+
+    ``imei`` is the compact form (15 digits, or a MEID's 14 upper-case hex digits).
+    ``error`` is set exactly when ``status`` is ``unknown``. ``source`` is ``live``
+    or ``manual``; a manual observation names who entered it (``entered_by``). A
+    cached answer is not saved again.
+    """
+
+    imei: str
+    carrier: Carrier
+    status: Status
+    checked_at: datetime
+    source: Source = Source.LIVE
+    printed_symbol: str | None = None
+    message: str | None = None
+    error: str | None = None
+    detail: str | None = None
+    elapsed_ms: int | None = None
+    adapter_version: str | None = None
+    entered_by: str | None = None
+    run_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not _IMEI.fullmatch(self.imei):
+            raise ValueError(f"not a compact IMEI or MEID: {self.imei!r}")
+        _require_aware("checked_at", self.checked_at)
+        if (self.status is Status.UNKNOWN) != (self.error is not None):
+            raise ValueError("an observation is unknown exactly when it carries an error code")
+        if self.source is Source.CACHE:
+            raise ValueError("a cached answer is not a new observation")
+        if (self.source is Source.MANUAL) != bool(self.entered_by):
+            raise ValueError("a manual observation, and only one, names who entered it")
+        if self.elapsed_ms is not None and self.elapsed_ms < 0:
+            raise ValueError(f"elapsed_ms cannot be negative: {self.elapsed_ms}")
+
+    @classmethod
+    def from_result(
+        cls,
+        imei: str,
+        result: CarrierResult,
+        *,
+        adapter_version: str | None = None,
+        entered_by: str | None = None,
+        run_id: int | None = None,
+    ) -> NewObservation:
+        """The observation for a ``CarrierResult``, which must carry ``checked_at``."""
+        if result.checked_at is None:
+            raise ValueError("a result without checked_at cannot be saved")
+        elapsed = None if result.elapsed_s is None else round(result.elapsed_s * 1000)
+        return cls(
+            imei=imei,
+            carrier=result.carrier,
+            status=result.status,
+            checked_at=result.checked_at,
+            source=result.source or Source.LIVE,
+            printed_symbol=result.printed_symbol,
+            message=result.message,
+            error=result.error,
+            detail=result.detail,
+            elapsed_ms=elapsed,
+            adapter_version=adapter_version,
+            entered_by=entered_by,
+            run_id=run_id,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredObservation:
+    """A saved check, as read back; ``checked_at`` is UTC-aware."""
+
+    id: int
+    imei: str
+    tac: str | None
+    carrier: Carrier
+    status: Status
+    checked_at: datetime
+    source: Source
+    printed_symbol: str | None
+    message: str | None
+    error: str | None
+    detail: str | None
+    elapsed_ms: int | None
+    adapter_version: str | None
+    entered_by: str | None
+    run_id: int | None
+
+    def to_result(self, *, cached: bool = False) -> CarrierResult:
+        """This observation as a ``CarrierResult``; ``cached`` marks it ``source=cache``."""
+        return CarrierResult(
+            carrier=self.carrier,
+            status=self.status,
+            checked_at=self.checked_at,
+            source=Source.CACHE if cached else self.source,
+            message=self.message,
+            error=self.error,
+            detail=self.detail,
+            printed_symbol=self.printed_symbol,
+            elapsed_s=None if self.elapsed_ms is None else self.elapsed_ms / 1000,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredPage:
+    """A page of evidence, its body decompressed and checked against ``sha256``."""
+
+    observation_id: int
+    seq: int
+    method: str
+    url: str
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes = field(repr=False)
+    sha256: str
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredRun:
+    """A bulk run; ``finished_at`` is None while it can be resumed."""
+
+    id: int
+    created_at: datetime
+    input_name: str
+    input_sha256: str
+    output_name: str
+    options: Mapping[str, Any]
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredRow:
+    """A finished row of a bulk run: the output cells akarom wrote for it."""
+
+    run_id: int
+    row_number: int
+    imei: str | None
+    cells: Mapping[str, Any]
+    finished_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Blob:
+    sha256: str
+    size: int
+    data: bytes
+
+
+def _unpack(blob: EvidenceBlob) -> bytes:
+    """The raw body of ``blob``; ``StorageError`` unless it matches its size and hash."""
+    if blob.encoding != BLOB_ENCODING:
+        raise StorageError(f"evidence blob {blob.sha256} has an unknown encoding {blob.encoding!r}")
+    try:
+        content = zlib.decompress(blob.data)
+    except zlib.error as err:
+        raise StorageError(f"evidence blob {blob.sha256} is corrupt: {err}") from None
+    if len(content) != blob.size or hashlib.sha256(content).hexdigest() != blob.sha256:
+        raise StorageError(f"evidence blob {blob.sha256} does not match its SHA-256: corrupt")
+    return content
+
+
+class Store:
+    """akarom's database. ``Store.open(url, data_dir)``, or ``Store(engine)`` when migrated."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str | None, data_dir: Path) -> Store:
+        """Open (creating and migrating as needed) the database; ``StorageError`` if it fails.
+
+        ``url`` None means the SQLite file in ``data_dir`` (``AKAROM_DATABASE_URL``
+        unset).
+        """
+        engine = open_engine(url, data_dir)
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- transactions ---------------------------------------------------------------
+
+    @contextmanager
+    def _reading(self, doing: str) -> Iterator[Session]:
+        with translate_errors(doing), Session(self._engine) as session:
+            yield session
+
+    @contextmanager
+    def _writing(self, doing: str) -> Iterator[Session]:
+        """One write transaction, serialised with every other write of this Store."""
+        with self._write_lock, translate_errors(doing), self._engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE on SQLite
+            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                yield session
+
+    def _insert(self) -> Any:
+        """The dialect's INSERT, which offers ``on_conflict_do_nothing``."""
+        return postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+
+    # -- observations ---------------------------------------------------------------
+
+    def record(
+        self, observation: NewObservation, pages: Sequence[NewPage] = ()
+    ) -> StoredObservation:
+        """Save an observation with its evidence pages, in one transaction.
+
+        Bodies are stored once per SHA-256: a form page seen a thousand times is one
+        blob. Safe when several threads or processes save the same body at once.
+        """
+        hashes = [hashlib.sha256(page.content).hexdigest() for page in pages]
+        bodies = dict(zip(hashes, (page.content for page in pages), strict=True))
+        blobs = [_Blob(sha256, len(body), zlib.compress(body)) for sha256, body in bodies.items()]
+        row = Observation(
+            imei=observation.imei,
+            tac=tac_of(observation.imei),
+            carrier=observation.carrier.value,
+            status=observation.status.value,
+            printed_symbol=observation.printed_symbol,
+            message=observation.message,
+            error=observation.error,
+            detail=observation.detail,
+            checked_at=observation.checked_at,
+            elapsed_ms=observation.elapsed_ms,
+            source=observation.source.value,
+            adapter_version=observation.adapter_version,
+            entered_by=observation.entered_by,
+            run_id=observation.run_id,
+        )
+        with self._writing("save the observation") as session:
+            if blobs:
+                insert = self._insert()(EvidenceBlob).on_conflict_do_nothing(
+                    index_elements=["sha256"]
+                )
+                session.execute(
+                    insert,
+                    [
+                        {
+                            "sha256": blob.sha256,
+                            "encoding": BLOB_ENCODING,
+                            "size": blob.size,
+                            "data": blob.data,
+                        }
+                        for blob in blobs
+                    ],
+                )
+            session.add(row)
+            session.flush()
+            session.add_all(
+                EvidencePage(
+                    observation_id=row.id,
+                    seq=seq,
+                    method=page.method,
+                    url=page.url,
+                    status_code=page.status_code,
+                    headers=dict(page.headers),
+                    fetched_at=page.fetched_at,
+                    body_sha256=sha256,
+                )
+                for seq, (page, sha256) in enumerate(zip(pages, hashes, strict=True))
+            )
+            return _observation(row)
+
+    def latest(
+        self,
+        imei: str,
+        *,
+        since: datetime | None = None,
+        carriers: Collection[Carrier] | None = None,
+        answered_only: bool = True,
+    ) -> dict[Carrier, StoredObservation]:
+        """The newest observation per carrier for ``imei``: what the cache reuses.
+
+        By default only *answers* count (any status but ``unknown``): a failed check
+        never hides the answer before it and is never served from the cache. Pass
+        ``answered_only=False`` to see the newest attempt, failed or not; ``history``
+        shows everything. ``since`` keeps observations checked at or after it;
+        ``carriers`` limits the carriers. Carriers with nothing are absent.
+        """
+        if since is not None:
+            _require_aware("since", since)
+        conditions = [Observation.imei == imei]
+        if since is not None:
+            conditions.append(Observation.checked_at >= since)
+        if carriers is not None:
+            conditions.append(Observation.carrier.in_([c.value for c in carriers]))
+        if answered_only:
+            conditions.append(Observation.status != Status.UNKNOWN.value)
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=Observation.carrier,
+                order_by=(Observation.checked_at.desc(), Observation.id.desc()),
+            )
+            .label("rank")
+        )
+        newest = select(Observation.id, rank).where(*conditions).subquery()
+        query = select(Observation).join(newest, Observation.id == newest.c.id)
+        with self._reading("read the latest observations") as session:
+            rows = session.scalars(query.where(newest.c.rank == 1)).all()
+            found = [_observation(row) for row in rows]
+        return {item.carrier: item for item in sorted(found, key=lambda o: o.carrier.value)}
+
+    def history(self, imei: str) -> list[StoredObservation]:
+        """Every observation of ``imei``, oldest first (failures included)."""
+        query = (
+            select(Observation)
+            .where(Observation.imei == imei)
+            .order_by(Observation.checked_at, Observation.id)
+        )
+        with self._reading("read the history") as session:
+            return [_observation(row) for row in session.scalars(query)]
+
+    def pages(self, observation_id: int) -> list[StoredPage]:
+        """The evidence pages of an observation, in the order fetched.
+
+        Raises ``StorageError`` when a body no longer matches its SHA-256: evidence
+        that cannot be trusted is not handed out.
+        """
+        query = (
+            select(EvidencePage, EvidenceBlob)
+            .join(EvidenceBlob, EvidencePage.body_sha256 == EvidenceBlob.sha256)
+            .where(EvidencePage.observation_id == observation_id)
+            .order_by(EvidencePage.seq)
+        )
+        with self._reading("read the evidence") as session:
+            return [
+                StoredPage(
+                    observation_id=page.observation_id,
+                    seq=page.seq,
+                    method=page.method,
+                    url=page.url,
+                    status_code=page.status_code,
+                    headers={str(k): str(v) for k, v in page.headers.items()},
+                    content=_unpack(blob),
+                    sha256=blob.sha256,
+                    fetched_at=page.fetched_at,
+                )
+                for page, blob in session.execute(query)
+            ]
+
+    # -- which carrier sold it ------------------------------------------------------
+
+    def carrier_counts_for_tac(self, tac: str) -> dict[Carrier, int]:
+        """Per carrier, how many IMEIs with this TAC it had a record of (○ △ ×).
+
+        A record means that carrier sold the device, so for a new IMEI of the same
+        model this is the evidence for whom to ask first. Every carrier is a key.
+        """
+        return self._record_counts(Observation.tac == tac)
+
+    def carrier_totals(self) -> dict[Carrier, int]:
+        """Per carrier, how many IMEIs of any TAC it had a record of: the prior."""
+        return self._record_counts()
+
+    def _record_counts(self, *conditions: Any) -> dict[Carrier, int]:
+        query = (
+            select(Observation.carrier, func.count(Observation.imei.distinct()))
+            .where(Observation.status.in_(_RECORD_STATUSES), *conditions)
+            .group_by(Observation.carrier)
+        )
+        counts = dict.fromkeys(Carrier, 0)
+        with self._reading("count answers per carrier") as session:
+            for carrier, count in session.execute(query):
+                if carrier in _CARRIERS:  # a carrier this version does not know is left out
+                    counts[_CARRIERS[carrier]] = count
+        return counts
+
+    # -- bulk runs ------------------------------------------------------------------
+
+    def start_run(
+        self,
+        *,
+        input_name: str,
+        input_sha256: str,
+        output_name: str,
+        options: Mapping[str, Any] | None = None,
+        created_at: datetime | None = None,
+    ) -> StoredRun:
+        """Record the start of a bulk run; ``options`` must be JSON-serialisable."""
+        created_at = created_at or datetime.now(UTC)
+        _require_aware("created_at", created_at)
+        row = BulkRun(
+            created_at=created_at,
+            input_name=input_name,
+            input_sha256=input_sha256,
+            output_name=output_name,
+            options=dict(options or {}),
+            finished_at=None,
+        )
+        with self._writing("start the bulk run") as session:
+            session.add(row)
+            session.flush()
+            return _run(row)
+
+    def find_run(self, *, input_sha256: str, output_name: str) -> StoredRun | None:
+        """The newest unfinished run over the same input bytes and output, if any."""
+        query = (
+            select(BulkRun)
+            .where(
+                BulkRun.input_sha256 == input_sha256,
+                BulkRun.output_name == output_name,
+                BulkRun.finished_at.is_(None),
+            )
+            .order_by(BulkRun.created_at.desc(), BulkRun.id.desc())
+            .limit(1)
+        )
+        with self._reading("find the bulk run") as session:
+            row = session.scalars(query).first()
+            return None if row is None else _run(row)
+
+    def finish_run(self, run_id: int, *, finished_at: datetime | None = None) -> StoredRun:
+        """Mark a run finished (a finished run keeps its first finish time)."""
+        finished_at = finished_at or datetime.now(UTC)
+        _require_aware("finished_at", finished_at)
+        with self._writing("finish the bulk run") as session:
+            session.execute(
+                update(BulkRun)
+                .where(BulkRun.id == run_id, BulkRun.finished_at.is_(None))
+                .values(finished_at=finished_at)
+            )
+            row = session.get(BulkRun, run_id)
+            if row is None:
+                raise StorageError(f"there is no bulk run {run_id}")
+            return _run(row)
+
+    def record_row(
+        self,
+        *,
+        run_id: int,
+        row_number: int,
+        imei: str | None,
+        cells: Mapping[str, Any],
+        finished_at: datetime | None = None,
+    ) -> StoredRow:
+        """Save a finished row of a bulk run; a row already saved is kept as it was."""
+        finished_at = finished_at or datetime.now(UTC)
+        _require_aware("finished_at", finished_at)
+        insert = (
+            self._insert()(BulkRow)
+            .values(
+                run_id=run_id,
+                row_number=row_number,
+                imei=imei,
+                cells=dict(cells),
+                finished_at=finished_at,
+            )
+            .on_conflict_do_nothing(index_elements=["run_id", "row_number"])
+        )
+        with self._writing("save the bulk row") as session:
+            session.execute(insert)
+            row = session.get(BulkRow, (run_id, row_number))
+            if row is None:  # pragma: no cover - the insert or an earlier one made it
+                raise StorageError(f"bulk row {run_id}/{row_number} vanished")
+            return _row(row)
+
+    def finished_rows(self, run_id: int) -> dict[int, StoredRow]:
+        """The finished rows of a run, by row number."""
+        query = select(BulkRow).where(BulkRow.run_id == run_id).order_by(BulkRow.row_number)
+        with self._reading("read the bulk rows") as session:
+            return {row.row_number: _row(row) for row in session.scalars(query)}
+
+
+def _observation(row: Observation) -> StoredObservation:
+    return StoredObservation(
+        id=row.id,
+        imei=row.imei,
+        tac=row.tac,
+        carrier=Carrier(row.carrier),
+        status=Status(row.status),
+        checked_at=row.checked_at.astimezone(UTC),
+        source=Source(row.source),
+        printed_symbol=row.printed_symbol,
+        message=row.message,
+        error=row.error,
+        detail=row.detail,
+        elapsed_ms=row.elapsed_ms,
+        adapter_version=row.adapter_version,
+        entered_by=row.entered_by,
+        run_id=row.run_id,
+    )
+
+
+def _run(row: BulkRun) -> StoredRun:
+    return StoredRun(
+        id=row.id,
+        created_at=row.created_at.astimezone(UTC),
+        input_name=row.input_name,
+        input_sha256=row.input_sha256,
+        output_name=row.output_name,
+        options=dict(row.options),
+        finished_at=None if row.finished_at is None else row.finished_at.astimezone(UTC),
+    )
+
+
+def _row(row: BulkRow) -> StoredRow:
+    return StoredRow(
+        run_id=row.run_id,
+        row_number=row.row_number,
+        imei=row.imei,
+        cells=dict(row.cells),
+        finished_at=row.finished_at.astimezone(UTC),
+    )

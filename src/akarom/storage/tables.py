@@ -1,0 +1,214 @@
+"""The database tables, as SQLAlchemy 2 typed declarative models.
+
+These classes are the schema, and only the schema: the rest of akarom never sees
+them. ``akarom.storage.repo`` reads and writes them and hands out frozen
+dataclasses instead. Every change here needs an Alembic revision in
+``migrations/versions/``; a test compares the migrated database with these models.
+
+Enumerations (carrier, status, source) are stored as their string values, with a
+CHECK constraint for the closed ones. Timestamps go through ``UTCDateTime``: aware
+datetimes in, UTC-aware datetimes out, on SQLite as well as PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "BulkRow",
+    "BulkRun",
+    "EvidenceBlob",
+    "EvidencePage",
+    "Observation",
+    "UTCDateTime",
+]
+
+# Stable constraint names, so that later migrations (and SQLite's batch mode, which
+# recreates tables) can refer to them. See the SQLAlchemy docs, "Configuring
+# Constraint Naming Conventions".
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored in UTC, read back as UTC-aware.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones and would hand back a
+    naive value, so the value is converted to UTC before it is written and marked as
+    UTC when read. Naive datetimes are refused: their meaning is a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"a naive datetime cannot be stored: {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; its ``metadata`` is what the migrations must produce."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+_STATUSES = "'ok', 'pending', 'restricted', 'unregistered', 'unknown'"
+
+
+class Observation(Base):
+    """An observation: one saved check of one IMEI at one carrier. Never updated.
+
+    ``tac`` is the first 8 digits of a 15-digit IMEI (NULL for a MEID): the model,
+    used to guess which carrier sold a device. ``error`` is set exactly when
+    ``status`` is ``unknown``. ``source`` is ``live`` (asked the carrier's page) or
+    ``manual`` (a person read the symbol, ``entered_by`` says who); an answer reused
+    from the cache is not a new observation.
+    """
+
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    imei: Mapped[str] = mapped_column(String(16))
+    tac: Mapped[str | None] = mapped_column(String(8), index=True)
+    carrier: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    printed_symbol: Mapped[str | None] = mapped_column(String(8))
+    message: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime]
+    elapsed_ms: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8))
+    adapter_version: Mapped[str | None] = mapped_column(String(64))
+    entered_by: Mapped[str | None] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_runs.id"), index=True)
+
+    __table_args__ = (
+        # "The newest answer per carrier for this IMEI" (the cache) and history().
+        Index(None, "imei", "carrier", "checked_at"),
+        CheckConstraint(f"status IN ({_STATUSES})", name="status"),
+        CheckConstraint("source IN ('live', 'manual')", name="source"),
+        CheckConstraint(
+            "(status = 'unknown' AND error IS NOT NULL) OR (status <> 'unknown' AND error IS NULL)",
+            name="error_iff_unknown",
+        ),
+        CheckConstraint(
+            "(source = 'manual' AND entered_by IS NOT NULL)"
+            " OR (source <> 'manual' AND entered_by IS NULL)",
+            name="entered_by_iff_manual",
+        ),
+    )
+
+
+class EvidencePage(Base):
+    """One HTTP response seen during a check, in the order fetched (``seq`` from 0).
+
+    au and SoftBank fetch a form, then a result: two pages for one observation. The
+    body lives in ``evidence_blobs``, shared by every page with the same bytes.
+    """
+
+    __tablename__ = "evidence_pages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict[str, Any]]
+    fetched_at: Mapped[datetime]
+    body_sha256: Mapped[str] = mapped_column(ForeignKey("evidence_blobs.sha256"), index=True)
+
+    __table_args__ = (UniqueConstraint("observation_id", "seq"),)
+
+
+class EvidenceBlob(Base):
+    """A response body, compressed, named by the SHA-256 (hex) of its raw bytes.
+
+    Identical bodies (the same form page every time) are stored once. ``size`` is
+    the raw length; a reader checks both against the decompressed bytes.
+    """
+
+    __tablename__ = "evidence_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    encoding: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class BulkRun(Base):
+    """One ``akarom bulk`` run, so that ``--resume`` can find it again.
+
+    A run is found by what it reads and writes (``input_sha256``, ``output_name``);
+    ``finished_at`` stays NULL until every row has a verdict.
+    """
+
+    __tablename__ = "bulk_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime]
+    input_name: Mapped[str] = mapped_column(Text)
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    output_name: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "input_sha256", "output_name"),)
+
+
+class BulkRow(Base):
+    """A finished row of a bulk run: what akarom wrote for it. Never updated.
+
+    ``row_number`` counts data rows from 0 in input order. ``cells`` holds the
+    columns akarom adds to the output (verdict, symbols, …), so a resumed run
+    rewrites a finished row without asking any carrier again, even when the cached
+    answers it used have since gone stale.
+    """
+
+    __tablename__ = "bulk_rows"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("bulk_runs.id"), primary_key=True)
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    imei: Mapped[str | None] = mapped_column(String(16))
+    cells: Mapped[dict[str, Any]]
+    finished_at: Mapped[datetime]
