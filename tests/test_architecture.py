@@ -35,6 +35,8 @@ ALLOWED: dict[str, set[str]] = {
         "http",
         "identity",
         "ratelimit",
+        "storage",
+        "tabular",
         "texts",
     },
     "cli": {"services", "config", "domain", "errors", "texts", "sandbox", "__init__"},

@@ -248,7 +248,16 @@ def test_back_to_back_commands_share_the_carriers_rate_limit(tmp_path: Path) -> 
     try:
         for _ in range(2):
             subprocess.run(
-                [sys.executable, "-m", "akarom", "check", "--carrier", "au", UNREGISTERED],
+                [
+                    sys.executable,
+                    "-m",
+                    "akarom",
+                    "check",
+                    "--fresh",
+                    "--carrier",
+                    "au",
+                    UNREGISTERED,
+                ],
                 env={**env, "AKAROM_CARRIERS_URL": url, "AKAROM_AU_RATE_LIMIT": "1"},
                 capture_output=True,
                 timeout=60,

@@ -8,24 +8,40 @@ Exit codes (INTERFACES.md §3): ``validate`` 0 all valid / 1 any invalid;
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import logging
+import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
 from akarom import __version__
 from akarom.config import Settings
-from akarom.domain import Carrier, Status, Verdict, resolve_carrier
-from akarom.errors import ConfigError
-from akarom.services.checks import Checker, DeviceReport
+from akarom.domain import Carrier, CarrierResult, Source, Status, Verdict, resolve_carrier
+from akarom.errors import ConfigError, InvalidImei, StorageError
+from akarom.services.bulk import BulkSummary, TableError, run_bulk
+from akarom.services.checks import JST, Checker, DeviceReport
+from akarom.services.database import Store, open_store
+from akarom.services.history import device_history, export_evidence, history_json
+from akarom.services.manual import carrier_page, record_manual
 from akarom.services.reports import (
     advice_for,
+    age_text,
     device_json,
     invalid_message,
     result_reason,
@@ -153,9 +169,7 @@ def check(
     ] = False,
     fresh: Annotated[
         bool,
-        typer.Option(
-            "--fresh", help="Ignore saved answers. (This version keeps none: always live.)"
-        ),
+        typer.Option("--fresh", help="Ask the carriers even if a recent answer is stored."),
     ] = False,
     as_json: JsonOption = False,
     lang: LangOption = None,
@@ -168,8 +182,10 @@ def check(
     except ValueError as problem:
         err.print(f"akarom: {problem} (docomo, au, softbank, rakuten)")
         raise typer.Exit(2) from None
-    del fresh  # answers are not stored yet, so every check is already fresh
-    reports, manual_urls = asyncio.run(_check(settings, imeis, carriers, all_carriers))
+    with _store(settings) as store:
+        reports, manual_urls = asyncio.run(
+            _check(settings, store, imeis, carriers, all_carriers=all_carriers, fresh=fresh)
+        )
     for report in reports:
         if as_json:
             line = device_json(report, chosen, manual_urls)
@@ -179,11 +195,27 @@ def check(
     raise typer.Exit(max(report.verdict.exit_code for report in reports))
 
 
+def _store(settings: Settings) -> Store:
+    try:
+        return open_store(settings)
+    except StorageError as problem:
+        err.print(f"akarom: {problem}")
+        raise typer.Exit(2) from None
+
+
 async def _check(
-    settings: Settings, imeis: list[str], carriers: list[Carrier] | None, all_carriers: bool
+    settings: Settings,
+    store: Store,
+    imeis: list[str],
+    carriers: list[Carrier] | None,
+    *,
+    all_carriers: bool,
+    fresh: bool,
 ) -> tuple[list[DeviceReport], dict[Carrier, str]]:
-    async with Checker(settings) as checker:
-        reports = await checker.check_many(imeis, carriers=carriers, all_carriers=all_carriers)
+    async with Checker(settings, store=store) as checker:
+        reports = await checker.check_many(
+            imeis, carriers=carriers, all_carriers=all_carriers, fresh=fresh
+        )
         manual_urls = {c: checker.adapter(c).entry_url for c in Carrier}
     return reports, manual_urls
 
@@ -214,10 +246,7 @@ def _print_report(report: DeviceReport, lang: Lang, manual_urls: dict[Carrier, s
                 meaning.append(f"\n{text('label.carrier_says', lang)}: 「{result.message}」", "dim")
             if result.evidence:
                 meaning.append(f"\n{text('label.evidence', lang)}: {result.evidence[0]}", "dim")
-            when = ""
-            if result.checked_at is not None and result.source is not None:
-                stamp = result.checked_at.strftime("%Y-%m-%d %H:%M")
-                when = f"{stamp} ({text(f'label.source.{result.source.value}', lang)})"
+            when = _when(result, lang)
             table.add_row(
                 text(f"carrier.{result.carrier.value}", lang),
                 Text(result.symbol, _STATUS_STYLE[result.status]),
@@ -230,6 +259,235 @@ def _print_report(report: DeviceReport, lang: Lang, manual_urls: dict[Carrier, s
     for action in actions:
         out.print(f"  ・{action}")
     out.print()
+
+
+def _when(result: CarrierResult, lang: Lang) -> str:
+    """``2026-11-27 01:50 (今回確認)``, or with the age of a stored answer."""
+    if result.checked_at is None or result.source is None:
+        return ""
+    stamp = result.checked_at.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+    source = text(f"label.source.{result.source.value}", lang)
+    if result.source is Source.LIVE:
+        return f"{stamp} ({source})"
+    return f"{stamp} ({source}, {age_text(datetime.now(UTC) - result.checked_at, lang)})"
+
+
+@app.command()
+def bulk(
+    input_file: Annotated[
+        Path, typer.Argument(help=".csv / .tsv / .xlsx with an IMEI column.", exists=True)
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The report (.csv/.tsv/.xlsx).")],
+    column: Annotated[
+        str | None, typer.Option("--column", help="The IMEI column (header name or number).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted run of the same file.")
+    ] = False,
+    all_carriers: Annotated[
+        bool, typer.Option("--all-carriers", help="Ask every carrier for every device.")
+    ] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Ask the carriers even if a recent answer is stored.")
+    ] = False,
+    lang: LangOption = None,
+) -> None:
+    """表の全行を確認し、結果列を加えて書き出します。Check every row of a spreadsheet."""
+    settings = _settings()
+    chosen = _lang(lang, settings)
+    with _store(settings) as store:
+        try:
+            summary = asyncio.run(
+                _bulk(
+                    settings, store, input_file, output, column, resume, all_carriers, fresh, chosen
+                )
+            )
+        except TableError as problem:
+            err.print(f"akarom bulk: {text('bulk.file_error', chosen)}: {problem}")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print(text("bulk.interrupted", chosen).format(input=input_file, output=output))
+            raise typer.Exit(130) from None
+    _print_bulk_summary(summary, chosen)
+    raise typer.Exit(0)
+
+
+async def _bulk(
+    settings: Settings,
+    store: Store,
+    input_file: Path,
+    output: Path,
+    column: str | None,
+    resume: bool,
+    all_carriers: bool,
+    fresh: bool,
+    lang: Lang,
+) -> BulkSummary:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=False,
+    )
+    started = time.monotonic()
+    with progress:
+        task = progress.add_task(text("bulk.progress", lang), total=None, rate="")
+
+        def advance(done: int, total: int) -> None:
+            rate = done / max(time.monotonic() - started, 1e-6)
+            progress.update(task, completed=done, total=total, rate=f"{rate:.1f} rows/s")
+
+        async with Checker(settings, store=store) as checker:
+            return await run_bulk(
+                checker,
+                store,
+                input_file,
+                output,
+                column=column,
+                resume=resume,
+                all_carriers=all_carriers,
+                fresh=fresh,
+                lang=lang,
+                on_progress=advance,
+            )
+
+
+def _print_bulk_summary(summary: BulkSummary, lang: Lang) -> None:
+    table = Table(title=text("bulk.summary", lang), box=None, padding=(0, 2, 0, 2))
+    table.add_column(text("label.verdict", lang))
+    table.add_column(text("bulk.rows", lang), justify="right")
+    for verdict in Verdict:
+        if summary.verdicts.get(verdict.value):
+            table.add_row(
+                Text(text(f"verdict.{verdict.value}.short", lang), _VERDICT_STYLE[verdict]),
+                str(summary.verdicts[verdict.value]),
+            )
+    out.print(table)
+    out.print(
+        text("bulk.totals", lang).format(
+            rows=summary.rows,
+            devices=summary.devices_checked,
+            checks=summary.carrier_checks,
+            cached=summary.cached_answers,
+            duplicates=summary.duplicate_rows,
+            resumed=summary.resumed_rows,
+            seconds=summary.elapsed_s,
+            output=summary.output,
+        )
+    )
+
+
+@app.command()
+def history(
+    imei: Annotated[str, typer.Argument(help="The device's IMEI.")],
+    as_json: JsonOption = False,
+    evidence: Annotated[
+        Path | None,
+        typer.Option("--evidence", help="Write every page kept as evidence into this folder."),
+    ] = None,
+    lang: LangOption = None,
+) -> None:
+    """端末の確認履歴を古い順に表示します。A device's answers over time, with evidence."""
+    settings = _settings()
+    chosen = _lang(lang, settings)
+    with _store(settings) as store:
+        try:
+            entries = device_history(store, imei)
+        except InvalidImei as problem:
+            err.print(f"akarom: {imei}: {invalid_message(problem, imei, chosen)}")
+            raise typer.Exit(2) from None
+        if evidence is not None:
+            written = export_evidence(store, entries, evidence)
+            err.print(text("history.exported", chosen).format(count=len(written), folder=evidence))
+    if as_json:
+        for entry in entries:
+            print(json.dumps(history_json(entry), ensure_ascii=False), flush=True)
+        raise typer.Exit(0)
+    if not entries:
+        out.print(text("history.none", chosen).format(imei=imei))
+        raise typer.Exit(0)
+    table = Table(box=None, padding=(0, 2, 0, 2), show_edge=False)
+    for key in ("label.checked_at", "label.carrier", "label.result", "label.meaning"):
+        table.add_column(text(key, chosen), overflow="fold")
+    table.add_column(text("history.source", chosen), overflow="fold")
+    for entry in entries:
+        observation = entry.observation
+        result = observation.to_result()
+        meaning = Text(result_reason(result, chosen))
+        if observation.message:
+            meaning.append(f"\n「{observation.message}」", "dim")
+        source = text(f"label.source.{observation.source.value}", chosen)
+        if observation.entered_by:
+            source += f" ({observation.entered_by})"
+        pages = text("history.pages", chosen).format(count=len(entry.pages))
+        table.add_row(
+            observation.checked_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S"),
+            text(f"carrier.{observation.carrier.value}", chosen),
+            Text(observation.status.symbol, _STATUS_STYLE[observation.status]),
+            meaning,
+            f"{source}\n#{observation.id} {pages}",
+        )
+    out.print(Text(entries[0].observation.imei, "bold"))
+    out.print(table)
+
+
+@app.command()
+def manual(
+    imei: Annotated[str, typer.Argument(help="The device's IMEI.")],
+    carrier: Annotated[str, typer.Option("--carrier", "-c", help="Whose page you read.")],
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", help="What the page showed: ○ △ × or -.")
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who read it (default: your login name).")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="The page's wording, if any.")] = None,
+    lang: LangOption = None,
+) -> None:
+    """公式ページで読んだ結果を手入力で記録します。Record what a person read on the page."""
+    settings = _settings()
+    chosen = _lang(lang, settings)
+    checked = validation_json(imei, chosen)
+    if not checked["valid"]:
+        err.print(f"akarom: {imei}: {checked['message']}")
+        raise typer.Exit(2)
+    try:
+        which = resolve_carrier(carrier)
+    except ValueError as problem:
+        err.print(f"akarom: {problem}")
+        raise typer.Exit(2) from None
+    if symbol is None:
+        url = carrier_page(settings, which)
+        out.print(
+            text("manual.instructions", chosen).format(
+                carrier=text(f"carrier.{which.value}", chosen),
+                url=url,
+                imei=checked["imei"],
+            )
+        )
+        if not sys.stdin.isatty():
+            err.print(text("manual.need_symbol", chosen))
+            raise typer.Exit(2)
+        symbol = typer.prompt(text("manual.prompt", chosen))
+    who = by or getpass.getuser()
+    with _store(settings) as store:
+        try:
+            result = record_manual(store, checked["imei"], which, symbol, entered_by=who, note=note)
+        except ValueError as problem:
+            err.print(f"akarom: {problem}")
+            raise typer.Exit(2) from None
+    out.print(
+        text("manual.recorded", chosen).format(
+            carrier=text(f"carrier.{which.value}", chosen),
+            symbol=result.symbol,
+            meaning=result_reason(result, chosen),
+            who=who,
+        )
+    )
 
 
 @app.command()

@@ -180,6 +180,64 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "error.cancelled": ("中断されました", "interrupted"),
     "error.error": ("確認中にエラーが発生しました", "an error occurred during the check"),
+    "verdict.clear.short": ("問題なし", "clear"),
+    "verdict.caution.short": ("注意（△）", "caution"),
+    "verdict.red.short": ("赤ロム（×）", "red"),
+    "verdict.incomplete.short": ("判定保留", "incomplete"),
+    "verdict.invalid.short": ("IMEI 不正", "invalid"),
+    # --- ages -------------------------------------------------------------------------
+    "age.now": ("たった今", "just now"),
+    "age.minute": ("{n}分前", "{n} min ago"),
+    "age.hour": ("{n}時間前", "{n} h ago"),
+    "age.day": ("{n}日前", "{n} d ago"),
+    # --- bulk -------------------------------------------------------------------------
+    "bulk.progress": ("確認中", "Checking"),
+    "bulk.summary": ("結果の内訳", "Verdicts"),
+    "bulk.rows": ("行数", "Rows"),
+    "bulk.totals": (
+        "{rows} 行を {output} に書き出しました（{seconds:.1f} 秒）。問い合わせた端末 {devices} 台・"
+        "キャリアへの確認 {checks} 回・保存済みの結果を利用 {cached} 件・重複行 {duplicates} 行・"
+        "前回の続き {resumed} 行。",
+        "Wrote {rows} rows to {output} in {seconds:.1f} s: {devices} devices checked, "
+        "{checks} carrier checks, {cached} stored answers reused, {duplicates} duplicate rows, "
+        "{resumed} rows carried over from the interrupted run.",
+    ),
+    "bulk.file_error": ("ファイルを処理できません", "cannot use the file"),
+    "bulk.interrupted": (
+        "中断しました。終わった行は保存されています。"
+        "同じコマンドに --resume を付けると続きから再開します（{input} → {output}）。",
+        "Interrupted. Finished rows are saved; run the same command with --resume to "
+        "continue ({input} → {output}).",
+    ),
+    # --- history ------------------------------------------------------------------------
+    "history.none": ("{imei} の確認履歴はありません", "No answers are stored for {imei}"),
+    "history.source": ("取得元・証拠", "Source / evidence"),
+    "history.pages": ("ページ {count} 件", "{count} page(s)"),
+    "history.exported": (
+        "証拠のページ {count} 件を {folder} に書き出しました",
+        "Wrote {count} evidence page(s) to {folder}",
+    ),
+    # --- manual ----------------------------------------------------------------------------
+    "manual.instructions": (
+        "{carrier} の公式確認ページを開き、IMEI（製造番号）{imei} を入力してください:\n  {url}",
+        "Open {carrier}'s own check page and enter the IMEI {imei}:\n  {url}",
+    ),
+    "manual.prompt": (
+        "表示された記号を入力してください（○ △ × -）",
+        "Type the symbol the page shows (○ △ × -)",
+    ),
+    "manual.need_symbol": (
+        "記号を --symbol で指定してください（入力待ちができません）",
+        "give the symbol with --symbol (cannot ask for it here)",
+    ),
+    "manual.recorded": (
+        "{carrier}: {symbol}（{meaning}）を {who} さんの手入力として記録しました",
+        "Recorded {carrier}: {symbol} ({meaning}), entered by {who}",
+    ),
+    "error.paused": (
+        "このキャリアは一時停止中です（ブロックまたは画像認証）",
+        "this carrier is paused (blocked or captcha)",
+    ),
     # --- labels ---------------------------------------------------------------------
     "label.verdict": ("判定", "Verdict"),
     "label.carrier": ("キャリア", "Carrier"),

@@ -18,6 +18,15 @@ A fixture is a folder ``tests/carriers/fixtures/<carrier>/<case>/`` holding
 A step may instead say ``"raise": "timeout"`` or ``"raise": "connect"`` to make the
 transport fail. Requests must come in the recorded order with the recorded method
 and path; ``expect_form`` fields (``{imei}`` is replaced) must be in the form body.
+
+A **run** (``tests/carriers/runs/<carrier>/<name>.json``) replays several checks
+through one adapter instance, to test what an adapter keeps between checks (its
+check form). It lists the ``checks`` in order: the IMEI, ``after_s`` (seconds the
+adapter's clock moves before the check), the status or error expected, and the
+``methods`` of the requests that check makes. Its ``steps`` are case steps that
+may name ``"imei"`` (what ``{imei}`` stands for in that step) and ``"case"``: the
+body is then that recorded case's file, so runs reuse recorded pages instead of
+copying them. A body without ``case`` lives beside the run file.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import httpx
 from akarom.carriers import Page
 
 FIXTURES = Path(__file__).parent / "fixtures"
+RUNS = Path(__file__).parent / "runs"
 
 
 @dataclass
@@ -42,19 +52,33 @@ class Replay:
     steps: list[dict[str, Any]]
     served: int = 0
     failures: list[str] = field(default_factory=list)
+    carrier: str = ""
+    checks: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, carrier: str, case: str, imei: str) -> Replay:
         folder = FIXTURES / carrier / case
         spec = json.loads((folder / "case.json").read_text(encoding="utf-8"))
-        return cls(folder=folder, imei=imei, steps=spec["steps"])
+        return cls(folder=folder, imei=imei, steps=spec["steps"], carrier=carrier)
+
+    @classmethod
+    def run(cls, carrier: str, name: str) -> Replay:
+        """A run of several checks (see the module docstring)."""
+        folder = RUNS / carrier
+        spec = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        return cls(
+            folder=folder, imei="", steps=spec["steps"], carrier=carrier, checks=spec["checks"]
+        )
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self._handle)
 
     def body(self, step: dict[str, Any]) -> bytes:
         name = step.get("body")
-        return (self.folder / name).read_bytes() if name else b""
+        if not name:
+            return b""
+        folder = FIXTURES / self.carrier / step["case"] if "case" in step else self.folder
+        return (folder / name).read_bytes()
 
     def result_page(self) -> Page:
         """The last recorded response, as the adapter would see it."""
@@ -74,9 +98,9 @@ class Replay:
         self.served += 1
         assert request.method == step["method"], (request.method, step)
         assert request.url.path == step["path"], (request.url.path, step)
+        imei = step.get("imei", self.imei)
         expected_form = {
-            key: value.replace("{imei}", self.imei)
-            for key, value in step.get("expect_form", {}).items()
+            key: value.replace("{imei}", imei) for key, value in step.get("expect_form", {}).items()
         }
         if expected_form:
             sent = dict(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from akarom.config import Settings
 from akarom.domain import Carrier
 from akarom.sandbox import create_app, parse_scenario
 from akarom.services import Checker, RetryPolicy
+from akarom.storage import Store
 
 SANDBOX = "http://sandbox.test"
 
@@ -45,6 +46,7 @@ def sandboxed(tmp_path: Path) -> Sandboxed:
         devices: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        store: Store | None = None,
     ) -> AsyncIterator[tuple[Checker, httpx.AsyncClient]]:
         scenario = parse_scenario(
             {
@@ -69,8 +71,16 @@ def sandboxed(tmp_path: Path) -> Sandboxed:
             settings,
             transports=dict.fromkeys(Carrier, transport),
             retry=retry or RetryPolicy(attempts=3, backoff_s=0.01),
+            store=store,
         )
         async with checker, httpx.AsyncClient(transport=transport, base_url=SANDBOX) as admin:
             yield checker, admin
 
     return open_checker
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh SQLite database (PostgreSQL is covered by tests/storage)."""
+    with Store.open(None, tmp_path / "db") as opened:
+        yield opened

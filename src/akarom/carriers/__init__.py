@@ -10,6 +10,7 @@ from akarom.carriers._base import (
     CarrierAdapter,
     Observation,
     Page,
+    Probe,
     Reading,
     Visit,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "CarrierAdapter",
     "Observation",
     "Page",
+    "Probe",
     "Reading",
     "Visit",
     "adapter_class",

@@ -3,7 +3,10 @@
 An adapter knows one carrier's check page: its URL and form, its encoding, the
 symbols it prints, and the pages it shows instead of an answer (block, captcha,
 maintenance). It is the *library* half of akarom: it never touches the database,
-never sleeps for politeness and never retries; the services do that around it.
+never sleeps for politeness and never retries a failed check; the services do that
+around it. (The one request an adapter may repeat is part of its page flow: an
+adapter that keeps its check form between checks, ``_reuse.FormKeepingAdapter``,
+fetches a fresh form when the kept one no longer yields an answer.)
 
 A subclass sets:
 
@@ -19,6 +22,8 @@ A subclass sets:
 ``WORKING``           ``False`` marks an adapter known not to match the live site
 ``ACCEPTS_MEID``      whether the page takes a 14-hex-digit MEID as well as an IMEI
 ``TESTS``             ``AdapterCase``s replayed offline from recorded fixtures
+``PROBE_PATH``        the page ``probe`` GETs; defaults to ``ENTRY_PATH``
+``PROBE_EXTRA_PATHS`` further pages ``probe`` GETs after it, in order (default none)
 
 and implements:
 
@@ -31,6 +36,12 @@ and implements:
                          ``Maintenance`` or ``RateLimited`` when the page is one of
                          those instead of an answer. Runs on every fetched page,
                          before the HTTP status is judged.
+``probe_page(page)``     **pure**: the ways a page ``probe`` fetched differs from what
+                         ``_check`` relies on (a missing form, field, button or link,
+                         an unexpected charset), each naming what is missing; an
+                         empty list when the page looks as expected. The base
+                         version reports that the adapter has no probe: an adapter
+                         that forgot one is never reported healthy.
 
 ``check(imei)`` is the template method and is not overridden: it runs ``_check``,
 turns transport failures into ``CarrierUnavailable``, judges HTTP statuses
@@ -38,12 +49,24 @@ turns transport failures into ``CarrierUnavailable``, judges HTTP statuses
 non-2xx → ``ParseError``), and attaches every fetched page to the result or the
 error as evidence.
 
+``probe()`` is the drift check behind ``akarom doctor --live``, a template method
+too: it GETs ``PROBE_PATH`` and then each of ``PROBE_EXTRA_PATHS`` through the
+adapter's own (rate-limited) client, **never submits an IMEI and never POSTs**, and
+returns a ``Probe``: the HTTP status and declared charset of the ``PROBE_PATH``
+page, ``probe_page``'s problems for every page (those of an extra page prefixed
+with its path), and ``screen``, the ``code`` of the error a page raised instead
+(``blocked``, ``maintenance``, ``captcha``, ``rate_limited``, ``unavailable``,
+``timeout``: ``screen_page`` and the HTTP judgement, as for a check). An
+unexpected HTTP status (a moved page's 404) is a problem, not a screen. The probe
+stops at the first page that raised.
+
 What the adapters share lives beside them, one piece of code per idea: here
 ``declared_charset`` and ``Page.encoding`` (the codec a page is decoded with, and a
 browser encodes its form in), ``echo_matches`` (whether an IMEI a page prints is the
 one asked about) and ``CarrierAdapter._tree`` (a page parsed as HTML); the screens for
-pages that are not answers in ``_screens``, form reading in ``_forms``, the symbols in
-``_symbols``. What only one carrier does stays in its module.
+pages that are not answers in ``_screens``, form reading in ``_forms``, keeping a
+check form between checks in ``_reuse``, the symbols in ``_symbols``. What only one
+carrier does stays in its module.
 """
 
 from __future__ import annotations
@@ -65,8 +88,10 @@ from selectolax.lexbor import LexborHTMLParser
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
+    CaptchaRequired,
     CarrierError,
     CarrierUnavailable,
+    Maintenance,
     ParseError,
     RateLimited,
 )
@@ -77,6 +102,7 @@ __all__ = [
     "CarrierAdapter",
     "Observation",
     "Page",
+    "Probe",
     "Reading",
     "Visit",
     "codec_name",
@@ -305,6 +331,72 @@ class AdapterCase:
         return cls(name, imei, expect, symbol=symbol, description=description)
 
 
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What ``CarrierAdapter.probe`` saw: whether a carrier's pages still look as expected.
+
+    ``url``, ``status_code`` and ``charset`` (the codec the page declares, as
+    ``declared_charset`` names it: ``cp932`` for Shift_JIS) describe the ``PROBE_PATH``
+    page; ``status_code`` is None when no response came. ``problems`` lists every way
+    a page differs from what the adapter relies on; ``screen`` is the ``code`` of the
+    error that stood in for a page (``blocked``, ``maintenance``, ``captcha``,
+    ``rate_limited``, ``unavailable``, ``timeout``), ``detail`` its message. ``pages``
+    are the pages fetched, kept as evidence.
+    """
+
+    carrier: Carrier
+    url: str
+    status_code: int | None
+    charset: str | None
+    problems: tuple[str, ...] = ()
+    screen: str | None = None
+    detail: str | None = None
+    adapter_version: str = ""
+    pages: tuple[Page, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """The pages were served and look as the adapter expects."""
+        return self.screen is None and not self.problems
+
+    @property
+    def blocked(self) -> bool:
+        return self.screen == Blocked.code
+
+    @property
+    def maintenance(self) -> bool:
+        return self.screen == Maintenance.code
+
+    @property
+    def captcha(self) -> bool:
+        return self.screen == CaptchaRequired.code
+
+    @property
+    def outcome(self) -> str:
+        """One word for the operator: ``ok``, ``changed`` (problems found) or the screen.
+
+        A screen wins over problems: a block page is not a changed layout.
+        """
+        if self.screen is not None:
+            return self.screen
+        return "changed" if self.problems else "ok"
+
+    def as_dict(self) -> dict[str, object]:
+        """The probe as JSON-ready data (no page bodies: they are evidence, not output)."""
+        return {
+            "carrier": self.carrier.value,
+            "outcome": self.outcome,
+            "url": self.url,
+            "http_status": self.status_code,
+            "charset": self.charset,
+            "problems": list(self.problems),
+            "screen": self.screen,
+            "detail": self.detail,
+            "adapter_version": self.adapter_version,
+            "fetched": [page.url for page in self.pages],
+        }
+
+
 class Visit:
     """One check in progress at one carrier: fetches pages and keeps them as evidence."""
 
@@ -395,6 +487,14 @@ class CarrierAdapter(ABC):
     WORKING: ClassVar[bool] = True
     ACCEPTS_MEID: ClassVar[bool] = False
     TESTS: ClassVar[tuple[AdapterCase, ...]] = ()
+    PROBE_PATH: ClassVar[str]  # set to ENTRY_PATH by __init_subclass__ unless given
+    PROBE_EXTRA_PATHS: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # PROBE_PATH defaults to the subclass's own ENTRY_PATH, which the base cannot name.
+        if "PROBE_PATH" not in cls.__dict__ and "ENTRY_PATH" in cls.__dict__:
+            cls.PROBE_PATH = cls.ENTRY_PATH
 
     def __init__(self, client: httpx.AsyncClient, *, base_url: str | None = None) -> None:
         self.client = client
@@ -428,6 +528,45 @@ class CarrierAdapter(ABC):
             elapsed_s=time.perf_counter() - clock,
             adapter_version=self.VERSION,
         )
+
+    async def probe(self) -> Probe:
+        """GET ``PROBE_PATH`` (then ``PROBE_EXTRA_PATHS``) and report how they differ.
+
+        Submits nothing: no IMEI, no POST. See the module docstring.
+        """
+        visit = Visit(self)
+        problems: list[str] = []
+        screen: str | None = None
+        detail: str | None = None
+        for path in (self.PROBE_PATH, *self.PROBE_EXTRA_PATHS):
+            prefix = "" if path == self.PROBE_PATH else f"{path}: "
+            try:
+                page = await visit.fetch("GET", path)
+            except ParseError as err:
+                # Only the HTTP judgement raises it here: a moved or removed page.
+                problems.append(f"{path}: {err}")
+                break
+            except CarrierError as err:
+                screen, detail = err.code, f"{path}: {err}"
+                break
+            problems.extend(prefix + problem for problem in self.probe_page(page))
+        first = visit.pages[0] if visit.pages else None
+        return Probe(
+            carrier=self.CARRIER,
+            url=first.url if first is not None else self.base_url + self.PROBE_PATH,
+            status_code=first.status_code if first is not None else None,
+            charset=declared_charset(first.content, first.headers) if first is not None else None,
+            problems=tuple(problems),
+            screen=screen,
+            detail=detail,
+            adapter_version=self.VERSION,
+            pages=tuple(visit.pages),
+        )
+
+    @classmethod
+    def probe_page(cls, page: Page) -> list[str]:
+        """The ways ``page`` differs from what ``_check`` relies on; empty when none."""
+        return [f"{cls.__name__} has no drift probe: nothing on the page was checked"]
 
     @classmethod
     def _tree(cls, page: Page) -> LexborHTMLParser:

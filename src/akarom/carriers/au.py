@@ -19,6 +19,23 @@ What is sent
     Mechanize submit without a button worked (§2.3). The form goes out in the form
     page's own charset. A MEID (14 hex digits) is sent as given (``ACCEPTS_MEID``).
 
+Form reuse (``_reuse.FormKeepingAdapter``)
+    The adapter keeps the last form that produced an answer (action, hidden fields,
+    IMEI input name, charset) for ``FORM_TTL`` seconds (600) and POSTs it directly at
+    the next check: one request per check instead of two. This is an optimisation
+    whose safety rests on the fallback: a POST of a kept form that yields no answer
+    ``parse_result`` accepts with a matching IMEI echo (the form again, an error
+    page such as 「不正な画面遷移です」, an echo of another 製造番号) drops the form, and
+    the check GETs a fresh one and POSTs once more. Whether the live form's hidden
+    fields (a token?) can be sent twice is UNVERIFIED (§2.3, §10.3); the sandbox
+    issues a token per GET that stays valid. A failed reuse pauses reuse for
+    ``FORM_TTL``, so single-use tokens would cost one wasted POST per ten minutes.
+
+Drift probe (``probe_page``, for ``akarom doctor --live``)
+    GETs the form page only and reports, naming each: no declared charset, no form
+    named ``nextForm``, an action not ending in ``WCE009002.hc``, no IMEI input
+    (``#imei`` or ``name=imei``/``IMEI``).
+
 What it returns
     A list of ``li.list_item`` entries, each a ``.list_heading`` and a ``.list_details``.
     The item whose heading contains 「状態」 holds the answer: its details start with the
@@ -58,9 +75,12 @@ Quirks
       invalid-IMEI wording is unknown, and guessing it could hide a changed page.
 
 Fixtures (``tests/carriers/fixtures/au/``) are RECONSTRUCTED from carrier-sites.md on
-2026-11-26; no live capture was possible. Still unverified about the live site:
+2026-11-26; no live capture was possible. Runs of several checks through one adapter
+(``tests/carriers/runs/au/``, for form reuse) are composed from those pages, plus the
+sandbox's 「不正な画面遷移です」 page. Still unverified about the live site:
 
-* the hidden fields of ``nextForm`` and whether any of them is a per-session token;
+* the hidden fields of ``nextForm`` and whether any of them is a per-session token
+  (and so whether a kept form can be POSTed again);
 * the form's exact ``action`` path and method (POST is assumed from the Mechanize flow);
 * the response encoding, and whether the result opens in a new window or after a redirect;
 * the exact markup inside ``.list_details`` (symbol and wording in one text, or apart)
@@ -73,12 +93,21 @@ from __future__ import annotations
 
 import unicodedata
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from akarom.carriers import _screens
-from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit, echo_matches
+from akarom.carriers._base import (
+    AdapterCase,
+    Page,
+    Reading,
+    Visit,
+    declared_charset,
+    echo_matches,
+)
 from akarom.carriers._forms import action_path, find_form
+from akarom.carriers._reuse import CheckForm, FormKeepingAdapter
 from akarom.carriers._symbols import BLANKS, SYMBOLS
 from akarom.domain import Carrier, Status
 from akarom.errors import (
@@ -154,14 +183,14 @@ def _form_node(tree: LexborHTMLParser) -> LexborNode | None:
     return next((f for f in forms if _ACTION_FILE in _screens.attr(f, "action")), None)
 
 
-def _imei_field_name(form: LexborNode | None) -> str:
-    """The name of the form's IMEI input, read from the page; ``imei`` when none is found.
+def _imei_input(form: LexborNode | None) -> str | None:
+    """The name of the form's IMEI input, read from the page; None when it has none.
 
     The current page has ``<input id="imei" name="imei">``; the old FtHome page named
     it ``IMEI`` (§2.2, §2.3).
     """
     if form is None:
-        return "imei"
+        return None
     inputs = [node for node in form.css("input") if _screens.attr(node, "name")]
     for node in inputs:
         if _screens.attr(node, "id").lower() == "imei":
@@ -169,7 +198,12 @@ def _imei_field_name(form: LexborNode | None) -> str:
     for node in inputs:
         if _screens.attr(node, "name").lower() == "imei":
             return _screens.attr(node, "name")
-    return "imei"
+    return None
+
+
+def _imei_field_name(form: LexborNode | None) -> str:
+    """The IMEI input's name; ``imei`` (today's name) when the page shows none."""
+    return _imei_input(form) or "imei"
 
 
 def _same_device(echo: str, imei: str) -> bool:
@@ -181,8 +215,8 @@ def _same_device(echo: str, imei: str) -> bool:
     return len(echo) < 14 or echo_matches(echo, imei, masked=True)
 
 
-class AuAdapter(CarrierAdapter):
-    """KDDI's check page (au, UQ mobile, povo): GET the form, POST it, read 「状態」."""
+class AuAdapter(FormKeepingAdapter):
+    """KDDI's check page (au, UQ mobile, povo): POST its form (kept or fresh), read 「状態」."""
 
     CARRIER: ClassVar[Carrier] = Carrier.AU
     DISPLAY_NAME: ClassVar[str] = "ネットワーク利用制限携帯電話機照会"
@@ -192,7 +226,8 @@ class AuAdapter(CarrierAdapter):
     # encoding, the Forbidden page, was Shift_JIS (§2.1; 2026-11-26).
     DEFAULT_ENCODING: ClassVar[str] = "cp932"
     MIN_INTERVAL: ClassVar[float] = 2.0
-    # Per response; a check is two requests (form, then result). Browser scripts
+    # Per response; a check is one or two requests (the form unless kept, then the
+    # result). Browser scripts
     # waited up to 60 s for the whole page flow including browser start (§2.3); a
     # single HTML response taking more than 20 s is treated as the site being down.
     TIMEOUT: ClassVar[float] = 20.0
@@ -373,12 +408,11 @@ class AuAdapter(CarrierAdapter):
     )
 
     async def _check(self, imei: str, visit: Visit) -> Reading:
-        """GET the form, POST it with the IMEI, read the answer and its IMEI echo."""
-        form_page = await visit.fetch("GET", self.ENTRY_PATH)
-        method, path, fields, encoding = self.form_submission(form_page, imei)
-        page = await visit.fetch(
-            method, path, form=fields, form_encoding=encoding, headers={"Referer": form_page.url}
-        )
+        """POST the kept form (else GET a fresh one) with the IMEI; read the answer and echo."""
+        return await self._check_with_form(imei, visit)
+
+    def _answer(self, page: Page, imei: str) -> Reading:
+        """``parse_result``, refused when the page echoes another 製造番号."""
         reading = self.parse_result(page)
         echo = self.echoed_id(page)
         if echo is not None and not _same_device(echo, imei):
@@ -388,8 +422,8 @@ class AuAdapter(CarrierAdapter):
         return reading
 
     @classmethod
-    def form_submission(cls, page: Page, imei: str) -> tuple[str, str, dict[str, str], str]:
-        """What to send for ``imei`` from the form page: method, path, fields, encoding.
+    def read_check_form(cls, page: Page, *, read_at: float = 0.0) -> CheckForm:
+        """``nextForm`` as sent: its action, every field as served, the IMEI input's name.
 
         Raises ``ParseError`` when the page has no usable ``nextForm``.
         """
@@ -400,15 +434,40 @@ class AuAdapter(CarrierAdapter):
         action = form.action.strip()
         if not action or action.lower().startswith("javascript:") or action.startswith("#"):
             raise ParseError(f"nextForm has no usable action: {action!r}", field="form action")
-        fields = dict(form.fields)
-        fields[_imei_field_name(_form_node(LexborHTMLParser(html)))] = imei
-        method = "POST" if form.method == "POST" else "GET"
-        return (
-            method,
-            action_path(action, page.url),
-            fields,
-            page.encoding(cls.DEFAULT_ENCODING),
+        return CheckForm(
+            method="POST" if form.method == "POST" else "GET",
+            path=action_path(action, page.url),
+            fields=tuple(form.fields.items()),
+            imei_field=_imei_field_name(_form_node(LexborHTMLParser(html))),
+            encoding=page.encoding(cls.DEFAULT_ENCODING),
+            referer=page.url,
+            read_at=read_at,
         )
+
+    @classmethod
+    def form_submission(cls, page: Page, imei: str) -> tuple[str, str, dict[str, str], str]:
+        """What to send for ``imei`` from the form page: method, path, fields, encoding."""
+        form = cls.read_check_form(page)
+        return form.method, form.path, form.submission(imei), form.encoding
+
+    @classmethod
+    def probe_page(cls, page: Page) -> list[str]:
+        """What ``_check`` relies on, looked for on the form page (see the module docstring)."""
+        problems = []
+        if declared_charset(page.content, page.headers) is None:
+            problems.append("the form page declares no charset (Shift_JIS would be guessed)")
+        tree = cls._tree(page)
+        form = _form_node(tree)
+        if form is None:
+            return [*problems, f"no form named {_FORM_NAME} or posting to {_ACTION_FILE}"]
+        if _FORM_NAME not in (_screens.attr(form, "name"), _screens.attr(form, "id")):
+            problems.append(f"no form named {_FORM_NAME} (one posts to {_ACTION_FILE})")
+        action = _screens.attr(form, "action").strip()
+        if not urlsplit(action).path.endswith(_ACTION_FILE):
+            problems.append(f"the form's action {action!r} does not end with {_ACTION_FILE}")
+        if _imei_input(form) is None:
+            problems.append("the form has no IMEI input (#imei, name=imei or IMEI)")
+        return problems
 
     @classmethod
     def parse_result(cls, page: Page) -> Reading:

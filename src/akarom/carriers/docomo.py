@@ -55,6 +55,14 @@ Decisions where the reference is silent
       ``ValueError`` for anything else: services validate and never send it, so it is
       a programming error, and nothing is sent.
 
+Drift probe (``probe_page``, for ``akarom doctor --live``)
+    GETs only, never the POST: ``top.php`` (the page docomo publishes, §1.2) must
+    declare Shift_JIS and link to ``search.php``; then ``search.php`` (the form a
+    person fills in, ``PROBE_EXTRA_PATHS``) must declare Shift_JIS, hold a form
+    posting to ``search.php`` with the ``productno`` input the adapter sends, and show
+    no gifcat captcha (``attestationkey``, ``gifcat/call.php``, §1.3). Each problem
+    names what is missing.
+
 Fixtures
     Every page under ``tests/carriers/fixtures/docomo/`` is RECONSTRUCTED from
     carrier-sites.md §1 (2026-11-26); no live capture was possible here.
@@ -75,11 +83,20 @@ from __future__ import annotations
 import re
 from functools import partial
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
 from akarom.carriers import _screens
-from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit, echo_matches
+from akarom.carriers._base import (
+    AdapterCase,
+    CarrierAdapter,
+    Page,
+    Reading,
+    Visit,
+    declared_charset,
+    echo_matches,
+)
 from akarom.carriers._symbols import SYMBOLS, leading_symbol
 from akarom.domain import Carrier, Status
 from akarom.errors import (
@@ -99,6 +116,8 @@ _FORM_ENCODING = "cp932"  # the site is Shift_JIS (§1.4 step 3)
 _RESULT_PANELS = "div.result-panel"  # class selector: matches class="outst result-panel" too
 _SYMBOL_PANEL = 1  # the 2nd panel, counting from 0 (§1.4 step 4)
 _ECHO = re.compile(r"\d{14,16}")  # a panel that is an IMEI (or IMEISV), once compacted
+_GIFCAT = 'img[src*="gifcat/call.php"]'  # the legacy captcha image (§1.3)
+_CAPTCHA_FIELD = 'input[name="attestationkey"]'
 
 # Sentences reported for each status (§1.5, 2014–2024). A page that prints one of
 # these gives the message; a phrase is matched as a cue and the whole sentence, as
@@ -120,6 +139,8 @@ class DocomoAdapter(CarrierAdapter):
     DISPLAY_NAME = "ネットワーク利用制限携帯電話機確認サイト"
     BASE_URL = "https://nw-restriction.nttdocomo.co.jp"
     ENTRY_PATH = "/top.php"  # the URL docomo itself publishes (§1.1)
+    # The probe also looks at the search form, where a returning captcha would show.
+    PROBE_EXTRA_PATHS = (_SEARCH_PATH,)
     DEFAULT_ENCODING = "cp932"
     MIN_INTERVAL = 2.0
     # One small PHP page; 20 s is several times what a browser waits in practice and
@@ -240,13 +261,40 @@ class DocomoAdapter(CarrierAdapter):
         return None
 
     @classmethod
+    def probe_page(cls, page: Page) -> list[str]:
+        """``top.php``: Shift_JIS and the link on; ``search.php``: the ``productno`` form."""
+        tree = cls._tree(page)
+        is_search = urlsplit(page.url).path.endswith(_SEARCH_PATH)
+        name = _SEARCH_PATH.lstrip("/") if is_search else "top.php"
+        declared = declared_charset(page.content, page.headers)
+        problems = []
+        if declared is None:
+            problems.append(f"{name} declares no charset (expected Shift_JIS)")
+        elif declared != _FORM_ENCODING:
+            problems.append(f"{name} declares {declared}, not Shift_JIS")
+        if not is_search:
+            if not any(
+                urlsplit(_screens.attr(a, "href")).path.endswith("search.php")
+                for a in tree.css("a[href]")
+            ):
+                problems.append("top.php has no link to search.php")
+            return problems
+        form = next((f for f in tree.css("form") if f.css_first('input[name="productno"]')), None)
+        if form is None:
+            problems.append("search.php has no form with a productno input")
+        else:
+            action = urlsplit(_screens.attr(form, "action").strip()).path
+            if action and not action.endswith("search.php"):
+                problems.append(f"the productno form posts to {action!r}, not search.php")
+        if tree.css_first(_GIFCAT) is not None or tree.css_first(_CAPTCHA_FIELD) is not None:
+            problems.append("search.php shows the gifcat captcha (attestationkey)")
+        return problems
+
+    @classmethod
     def screen_page(cls, page: Page) -> None:
         """Captcha (legacy gifcat form), maintenance, and 「Forbidden」 pages."""
         tree = cls._tree(page)
-        if (
-            tree.css_first('img[src*="gifcat/call.php"]') is not None
-            or tree.css_first('input[name="attestationkey"]') is not None
-        ):
+        if tree.css_first(_GIFCAT) is not None or tree.css_first(_CAPTCHA_FIELD) is not None:
             raise CaptchaRequired(
                 "docomo asks for the image code (gifcat captcha, §1.3); "
                 "akarom does not solve captchas: check by hand"

@@ -42,6 +42,11 @@ Refusals
     in a link or a script) → ``Maintenance``; any other HTML (the app's own shell,
     say) is a ``ParseError``.
 
+Drift probe (``probe_page``, for ``akarom doctor --live``)
+    GETs the ``/restriction/`` shell only, and reports a missing ``#imei`` input or
+    ``#search`` button, the parts of the app the endpoint stands in for. It never
+    calls the JSON endpoint: that would submit an IMEI.
+
 Fixtures (``tests/carriers/fixtures/rakuten/``) are RECONSTRUCTED from carrier-sites.md
 on 2026-11-26; no live capture was possible. Still unverified about the live site:
 
@@ -299,6 +304,16 @@ class RakutenAdapter(CarrierAdapter):
             raise ParseError(
                 f"the reply is for IMEI {echo!r}, not {compact(wanted)}", field="imei echo"
             )
+
+    @classmethod
+    def probe_page(cls, page: Page) -> list[str]:
+        """The ``/restriction/`` shell still has the app's ``#imei`` input and ``#search``."""
+        tree = cls._tree(page)
+        return [
+            f"the /restriction/ page has no {selector} {kind}"
+            for selector, kind in (("#imei", "input"), ("#search", "button"))
+            if tree.css_first(selector) is None
+        ]
 
     @classmethod
     def screen_page(cls, page: Page) -> None:

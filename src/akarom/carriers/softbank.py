@@ -20,9 +20,24 @@ Flow (§3.2, SEEN M-H)
        a changed form means the site changed. The action is resolved against the
        page's URL and fetched on the host the adapter was given (the sandbox replaces
        the host; a ``?lbk=…`` query is kept as served). The form is percent-encoded in
-       the page's declared charset, as a browser does. Two requests per check; a
-       direct POST without the GET worked in 2016 (§3.2), but would need the hidden
-       values hard-coded.
+       the page's declared charset, as a browser does.
+
+Form reuse (``_reuse.FormKeepingAdapter``)
+    The hidden fields are static framework fields, and a 2016 scraper POSTed them
+    directly without a GET (§3.2). So the adapter keeps the last form that produced
+    an answer (action, fields, button, charset) for ``FORM_TTL`` seconds (600) and
+    POSTs it directly at the next check: one request per check instead of two,
+    without hard-coding any value. This is an optimisation whose safety rests on the
+    fallback: a POST of a kept form that yields no answer ``parse_result`` accepts
+    (the form again, an error page such as the sandbox's 「不正な操作が行われました」)
+    drops the form, and the check GETs a fresh one and POSTs once more. Whether
+    today's hidden values are still the same for every visitor is UNVERIFIED
+    (§10.4). A failed reuse pauses reuse for ``FORM_TTL``.
+
+Drift probe (``probe_page``, for ``akarom doctor --live``)
+    GETs ``/WBF/icv`` only and reports, naming each: no form posting to ``WBF/icv``,
+    a missing hidden ``_PageID``, ``_DataStoreID``, ``_ControlID`` or ``_ActionID``, no
+    ``imei`` input, no ``ACT_TE001`` submit button.
 
 What the page returns
     Old table-based HTML; the verdict is the text of ``<font size="8"
@@ -61,13 +76,16 @@ Decisions where the reference is silent
 
 Fixtures
     Every page under ``tests/carriers/fixtures/softbank/`` is RECONSTRUCTED from
-    carrier-sites.md §3 (2026-11-26); no live capture was possible here.
+    carrier-sites.md §3 (2026-11-26); no live capture was possible here. Runs of
+    several checks through one adapter (``tests/carriers/runs/softbank/``, for form
+    reuse) are composed from those pages, plus the sandbox's 「不正な操作」 page.
 
 Unverified about the live site (carrier-sites.md §10.4)
     - the encoding, and the exact form and result HTML (table layout, the cell text
       around the symbol, whether the IMEI is echoed);
     - the button label today (確認 or 送信), the meaning of ``lbk``, ct11 versus ct99;
-    - whether the form's hidden values change per session (they are read each time);
+    - whether the form's hidden values change per session (they are read from the
+      page, and a kept form is dropped as soon as it stops yielding answers);
     - the invalid-IMEI, maintenance and block pages, captcha (never seen), rate limits
       and terms of use (§8).
 """
@@ -80,8 +98,9 @@ from typing import ClassVar
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from akarom.carriers import _screens
-from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit
+from akarom.carriers._base import AdapterCase, Page, Reading, Visit
 from akarom.carriers._forms import Form, action_path, find_form
+from akarom.carriers._reuse import CheckForm, FormKeepingAdapter
 from akarom.carriers._symbols import SYMBOLS, leading_symbol
 from akarom.domain import Carrier, Status
 from akarom.errors import (
@@ -97,6 +116,8 @@ __all__ = ["SoftbankAdapter"]
 
 _ICV_PATH = "/WBF/icv"
 _BUTTON = "ACT_TE001"  # the submit button (§3.2 step 2)
+# The framework's hidden fields (§3.2 step 2); sent as served, and looked for by the probe.
+_HIDDEN = ("_PageID", "_DataStoreID", "_ControlID", "_ActionID")
 _RESULT_SIZE = "8"
 _RESULT_COLOR = "#666666"
 
@@ -108,8 +129,8 @@ def _font_attr(node: LexborNode, name: str) -> str:
     return _screens.attr(node, name).strip().lower()
 
 
-class SoftbankAdapter(CarrierAdapter):
-    """SoftBank's check page: GET the form, POST it back, read ``<font size="8">``."""
+class SoftbankAdapter(FormKeepingAdapter):
+    """SoftBank's check page: POST its form (kept or fresh), read ``<font size="8">``."""
 
     CARRIER = Carrier.SOFTBANK
     DISPLAY_NAME = "ネットワーク利用制限携帯電話機の確認"
@@ -117,7 +138,7 @@ class SoftbankAdapter(CarrierAdapter):
     ENTRY_PATH = _ICV_PATH
     DEFAULT_ENCODING = "cp932"  # undeclared pages: probably Shift_JIS (§0, §3.2 step 7)
     MIN_INTERVAL = 2.0
-    # Per request (two per check). A legacy servlet page; 20 s is far beyond a normal
+    # Per request (one or two per check). A legacy servlet page; 20 s is far beyond a normal
     # answer and bounds how long a hung connection holds SoftBank's single slot.
     TIMEOUT = 20.0
     VERSION = "softbank-2026.11.26"
@@ -154,22 +175,32 @@ class SoftbankAdapter(CarrierAdapter):
     )
 
     async def _check(self, imei: str, visit: Visit) -> Reading:
-        """GET the form, POST it back with ``imei`` and its ``ACT_TE001`` button."""
+        """POST the kept form (else GET a fresh one) with ``imei`` and its ``ACT_TE001``."""
         if not (len(imei) == 15 and imei.isascii() and imei.isdigit()):
             raise ValueError(f"SoftBank takes exactly 15 digits, not {imei!r} (§3.2)")
-        form_page = await visit.fetch("GET", _ICV_PATH)
-        form = self.read_form(form_page)
-        button, label = self._button(form)
-        data = {**form.fields, "imei": imei, button: label}
-        encoding = form_page.encoding(self.DEFAULT_ENCODING)
-        page = await visit.fetch(
-            "POST",
-            action_path(form.action, form_page.url),
-            form=data,
-            form_encoding=encoding,
-            headers={"Referer": form_page.url},
-        )
+        return await self._check_with_form(imei, visit)
+
+    def _answer(self, page: Page, imei: str) -> Reading:
+        # No echo to compare: nobody reports SoftBank printing the IMEI (module docstring).
         return self.parse_result(page)
+
+    @classmethod
+    def read_check_form(cls, page: Page, *, read_at: float = 0.0) -> CheckForm:
+        """The form of the GET page as sent: every field as served, ``imei``, the button.
+
+        Always POSTed (§3.2), whatever ``method`` the form declares.
+        """
+        form = cls.read_form(page)
+        return CheckForm(
+            method="POST",
+            path=action_path(form.action, page.url),
+            fields=tuple(form.fields.items()),
+            imei_field="imei",
+            encoding=page.encoding(cls.DEFAULT_ENCODING),
+            referer=page.url,
+            button=cls._button(form),
+            read_at=read_at,
+        )
 
     @classmethod
     def read_form(cls, page: Page) -> Form:
@@ -181,6 +212,21 @@ class SoftbankAdapter(CarrierAdapter):
                 "unable to find the check form with an imei input on /WBF/icv", field="form"
             )
         return form
+
+    @classmethod
+    def probe_page(cls, page: Page) -> list[str]:
+        """What ``_check`` relies on, looked for on ``/WBF/icv`` (see the module docstring)."""
+        form = find_form(page.text(cls.DEFAULT_ENCODING), action_contains="WBF/icv")
+        if form is None:
+            return ["no form posting to WBF/icv"]
+        problems = [
+            f"the WBF/icv form has no hidden {name}" for name in _HIDDEN if name not in form.fields
+        ]
+        if "imei" not in form.controls:
+            problems.append("the WBF/icv form has no imei input")
+        if _BUTTON not in form.submits:
+            problems.append(f"the WBF/icv form has no {_BUTTON} submit button")
+        return problems
 
     @staticmethod
     def _button(form: Form) -> tuple[str, str]:

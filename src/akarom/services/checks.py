@@ -16,13 +16,13 @@ import random
 import time
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from types import TracebackType
 
 import httpx
 
-from akarom.carriers import ADAPTERS, CarrierAdapter, Observation
+from akarom.carriers import ADAPTERS, CarrierAdapter, Observation, Page
 from akarom.config import Settings
 from akarom.domain import (
     ALL_CARRIERS,
@@ -38,9 +38,16 @@ from akarom.errors import CarrierError, InvalidImei, RateLimited
 from akarom.http import ON_REQUEST_SENT, build_client
 from akarom.identity import Identity, parse
 from akarom.ratelimit import RateLimiter, SpacingLedger
-from akarom.services.evidence import EvidenceStore
+from akarom.storage import NewObservation, NewPage, Store
 
-__all__ = ["JST", "Checker", "DeviceReport", "RetryPolicy", "effective_limits"]
+__all__ = [
+    "DEFAULT_CACHE_WINDOW",
+    "JST",
+    "Checker",
+    "DeviceReport",
+    "RetryPolicy",
+    "effective_limits",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +55,10 @@ logger = logging.getLogger(__name__)
 JST = timezone(timedelta(hours=9), "JST")
 
 UNSUPPORTED = "unsupported"
+
+#: How long a stored answer is reused instead of asking again. A day: statuses
+#: change at most daily (changes show by the end of the day after next, §1.6).
+DEFAULT_CACHE_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +125,8 @@ class Checker:
         *,
         transports: Mapping[Carrier, httpx.AsyncBaseTransport] | None = None,
         retry: RetryPolicy | None = None,
-        evidence: EvidenceStore | None = None,
+        store: Store | None = None,
+        cache_window: timedelta = DEFAULT_CACHE_WINDOW,
         share_limits: bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -122,7 +134,8 @@ class Checker:
         """``share_limits`` makes the per-carrier gap hold across processes (see ratelimit)."""
         self.settings = settings
         self.retry = retry or RetryPolicy()
-        self.evidence = evidence or EvidenceStore(settings.data_dir / "evidence")
+        self.store = store
+        self.cache_window = cache_window
         self._lines: dict[Carrier, _CarrierLine] = {}
         for adapter_class in ADAPTERS:
             carrier = adapter_class.CARRIER
@@ -181,6 +194,7 @@ class Checker:
         *,
         carriers: Sequence[Carrier] | None = None,
         all_carriers: bool = False,
+        fresh: bool = False,
     ) -> list[DeviceReport]:
         """Check several devices concurrently; reports come back in input order.
 
@@ -198,7 +212,7 @@ class Checker:
                     continue
                 if identity.value not in asked:
                     asked[identity.value] = group.create_task(
-                        self.check(raw, carriers=carriers, all_carriers=all_carriers)
+                        self.check(raw, carriers=carriers, all_carriers=all_carriers, fresh=fresh)
                     )
                 pending.append((raw, asked[identity.value]))
         reports = []
@@ -216,8 +230,20 @@ class Checker:
         *,
         carriers: Sequence[Carrier] | None = None,
         all_carriers: bool = False,
+        fresh: bool = False,
+        order: Sequence[Carrier] | None = None,
+        one_at_a_time: bool = False,
+        run_id: int | None = None,
+        cached_since: datetime | None = None,
     ) -> DeviceReport:
-        """Check one device. An invalid input is reported, never sent anywhere."""
+        """Check one device. An invalid input is reported, never sent anywhere.
+
+        Answers stored within ``cache_window`` (or since ``cached_since``, the start
+        of a resumed run) are reused (``source=cache``) unless ``fresh``. ``order``
+        (most likely seller first) with ``one_at_a_time`` asks one carrier after
+        another and stops at the first that has a record: fewest requests, for bulk
+        runs; otherwise every carrier is asked at once.
+        """
         try:
             identity = parse(raw)
         except InvalidImei as err:
@@ -226,14 +252,22 @@ class Checker:
             c for c in ALL_CARRIERS if identity.kind != "meid" or self.adapter(c).ACCEPTS_MEID
         ]
         wanted = tuple(dict.fromkeys(carriers)) if carriers else tuple(supported)
+        if order is not None:
+            wanted = tuple(sorted(wanted, key=lambda c: list(order).index(c) if c in order else 9))
         results: dict[Carrier, CarrierResult] = {
             # Asked for by name, but this carrier's page cannot take a MEID.
             carrier: _unknown(carrier, UNSUPPORTED)
             for carrier in wanted
             if carrier not in supported
         }
+        if not fresh:
+            results.update(await self._cached(identity.value, wanted, cached_since))
+        settled = any(r.status.is_record for r in results.values()) and not all_carriers
+        to_ask = [] if settled else [c for c in wanted if c in supported and c not in results]
         results.update(
-            await self._ask(identity, [c for c in wanted if c in supported], all_carriers)
+            await self._ask(
+                identity, to_ask, all_carriers, one_at_a_time=one_at_a_time, run_id=run_id
+            )
         )
         decision = decide_verdict(results.values(), carriers=supported)
         if decision.verdict is Verdict.INCOMPLETE:
@@ -246,21 +280,54 @@ class Checker:
         ordered = tuple(results[c] for c in ALL_CARRIERS if c in results)
         return DeviceReport(raw, identity, None, decision.verdict, decision.origin_carrier, ordered)
 
-    async def _ask(
-        self, identity: Identity, carriers: Sequence[Carrier], all_carriers: bool
+    async def _cached(
+        self, imei: str, carriers: Sequence[Carrier], since: datetime | None = None
     ) -> dict[Carrier, CarrierResult]:
-        """Ask ``carriers`` concurrently; once the selling carrier answers, call off the rest.
+        """Stored answers young enough to reuse (or stored ``since``); failures never."""
+        if self.store is None:
+            return {}
+        window_start = datetime.now(UTC) - self.cache_window
+        if since is None:
+            if self.cache_window <= timedelta(0):
+                return {}
+            since = window_start
+        since = min(since, window_start)
+        stored = await asyncio.to_thread(self.store.latest, imei, since=since, carriers=carriers)
+        # A hand-entered answer stays "manual": who read it matters as evidence.
+        return {
+            carrier: observation.to_result(cached=observation.source is Source.LIVE)
+            for carrier, observation in stored.items()
+        }
 
-        Only carriers that have not sent a request yet are called off (``skipped``).
-        A carrier already asked is always heard out: its answer, or its failure, is
-        part of the record, and the verdict does not depend on which came first.
+    async def _ask(
+        self,
+        identity: Identity,
+        carriers: Sequence[Carrier],
+        all_carriers: bool,
+        *,
+        one_at_a_time: bool = False,
+        run_id: int | None = None,
+    ) -> dict[Carrier, CarrierResult]:
+        """Ask ``carriers``; once the selling carrier answers, call off the rest.
+
+        At once (the default): only carriers that have not sent a request yet are
+        called off (``skipped``); a carrier already asked is always heard out, its
+        answer or its failure part of the record, so the verdict does not depend on
+        which came first. One at a time: in the given order, until a record.
         """
+        results: dict[Carrier, CarrierResult] = {}
+        if one_at_a_time:
+            for carrier in carriers:
+                if any(r.status.is_record for r in results.values()) and not all_carriers:
+                    results[carrier] = _unknown(carrier, SKIPPED)
+                    continue
+                results[carrier] = await self._ask_one(carrier, identity, set(), run_id)
+            return results
         sent: set[Carrier] = set()
         tasks = {
-            carrier: asyncio.create_task(self._ask_one(carrier, identity.value, sent))
+            carrier: asyncio.create_task(self._ask_one(carrier, identity, sent, run_id))
             for carrier in carriers
         }
-        results: dict[Carrier, CarrierResult] = {}
         waiting = set(tasks.values())
         try:
             while waiting:
@@ -281,9 +348,13 @@ class Checker:
             await asyncio.gather(*tasks.values(), return_exceptions=True)
         return results
 
-    async def _ask_one(self, carrier: Carrier, imei: str, sent: set[Carrier]) -> CarrierResult:
+    async def _ask_one(
+        self, carrier: Carrier, identity: Identity, sent: set[Carrier], run_id: int | None
+    ) -> CarrierResult:
+        """Ask one carrier, retrying what is worth retrying; store what was seen."""
         line = self._lines[carrier]
         ON_REQUEST_SENT.set(lambda: sent.add(carrier))  # this task's own context
+        imei = identity.value
         attempt = 0
         while True:
             attempt += 1
@@ -292,16 +363,16 @@ class Checker:
             except asyncio.CancelledError:
                 raise
             except RateLimited as err:
-                wait = (
-                    err.retry_after if err.retry_after is not None else self.retry.backoff(attempt)
-                )
+                wait = err.retry_after
+                if wait is None:
+                    wait = self.retry.backoff(attempt)
                 line.limiter.defer(wait)
                 if attempt >= self.retry.attempts or wait > self.retry.max_retry_after_s:
-                    return self._failed(carrier, imei, err)
+                    return await self._failed(carrier, imei, err, run_id)
                 logger.info("%s asked us to wait %.1f s (attempt %d)", carrier, wait, attempt)
             except CarrierError as err:
                 if not err.transient or attempt >= self.retry.attempts:
-                    return self._failed(carrier, imei, err)
+                    return await self._failed(carrier, imei, err, run_id)
                 wait = self.retry.backoff(attempt)
                 line.limiter.defer(wait)
                 logger.info("%s: %s; retrying in %.1f s (attempt %d)", carrier, err, wait, attempt)
@@ -310,32 +381,49 @@ class Checker:
                 logger.exception("%s %s: the adapter failed unexpectedly", carrier, imei)
                 return _unknown(carrier, "error")
             else:
-                return _answered(observation)
+                result = _answered(observation)
+                await self._keep(imei, result, observation.pages, run_id)
+                return result
 
-    def _failed(self, carrier: Carrier, imei: str, err: CarrierError) -> CarrierResult:
-        # A page we could not place is a bug or a site change: keep it for a person.
-        evidence = (
-            self.evidence.keep(carrier, imei, f"{err.code}: {err}", err.pages)
-            if (not err.expected and err.pages)
-            else ()
-        )
-        (logger.warning if err.expected else logger.error)(
-            "%s %s: %s (%s)%s",
-            carrier,
-            imei,
-            err.code,
-            err,
-            f"; page kept at {evidence[0]}" if evidence else "",
-        )
-        return CarrierResult(
+    async def _failed(
+        self, carrier: Carrier, imei: str, err: CarrierError, run_id: int | None
+    ) -> CarrierResult:
+        result = CarrierResult(
             carrier=carrier,
             status=Status.UNKNOWN,
             checked_at=datetime.now(UTC).astimezone(JST),
             source=Source.LIVE,
             error=err.code,
             detail=str(err),
-            evidence=evidence,
         )
+        result = await self._keep(imei, result, err.pages, run_id)
+        # A page we could not place is a bug or a site change: loud, and kept.
+        (logger.warning if err.expected else logger.error)(
+            "%s %s: %s (%s)%s",
+            carrier,
+            imei,
+            err.code,
+            err,
+            f"; pages kept with {result.evidence[0]}" if result.evidence else "",
+        )
+        return result
+
+    async def _keep(
+        self, imei: str, result: CarrierResult, pages: Sequence[Page], run_id: int | None
+    ) -> CarrierResult:
+        """Store the observation and its pages; the result then names where they are."""
+        if self.store is None:
+            return result
+        new = NewObservation.from_result(
+            imei,
+            result,
+            adapter_version=self.adapter(result.carrier).VERSION,
+            run_id=run_id,
+        )
+        stored = await asyncio.to_thread(
+            self.store.record, new, [NewPage.from_page(page) for page in pages]
+        )
+        return replace(result, evidence=(f"observation #{stored.id}",))
 
 
 def _answered(observation: Observation) -> CarrierResult:

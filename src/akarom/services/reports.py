@@ -5,6 +5,7 @@ The CLI and the API render from here, so both say the same thing.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from akarom.domain import Carrier, CarrierResult, Status, Verdict
@@ -16,6 +17,7 @@ from akarom.texts import Lang, text
 __all__ = [
     "Advice",
     "advice_for",
+    "age_text",
     "device_json",
     "invalid_message",
     "result_json",
@@ -24,6 +26,19 @@ __all__ = [
 ]
 
 Advice = tuple[str, list[str]]
+
+
+def age_text(age: timedelta, lang: Lang) -> str:
+    """How old a stored answer is, the way a person says it: ``3時間前`` / ``3 h ago``.
+
+    >>> age_text(timedelta(minutes=90), "ja"), age_text(timedelta(days=2), "en")
+    ('1時間前', '2 d ago')
+    """
+    seconds = max(0, int(age.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return text(f"age.{unit}", lang).format(n=seconds // size)
+    return text("age.now", lang)
 
 
 def invalid_message(err: InvalidImei, raw: str, lang: Lang) -> str:

@@ -570,31 +570,67 @@ class Store:
         finished_at: datetime | None = None,
     ) -> StoredRow:
         """Save a finished row of a bulk run; a row already saved is kept as it was."""
-        finished_at = finished_at or datetime.now(UTC)
-        _require_aware("finished_at", finished_at)
-        insert = (
-            self._insert()(BulkRow)
-            .values(
-                run_id=run_id,
-                row_number=row_number,
-                imei=imei,
-                cells=dict(cells),
-                finished_at=finished_at,
-            )
-            .on_conflict_do_nothing(index_elements=["run_id", "row_number"])
-        )
-        with self._writing("save the bulk row") as session:
-            session.execute(insert)
+        self.record_rows(run_id=run_id, rows=[(row_number, imei, cells)], finished_at=finished_at)
+        with self._reading("read the bulk row") as session:
             row = session.get(BulkRow, (run_id, row_number))
             if row is None:  # pragma: no cover - the insert or an earlier one made it
                 raise StorageError(f"bulk row {run_id}/{row_number} vanished")
             return _row(row)
 
+    def record_rows(
+        self,
+        *,
+        run_id: int,
+        rows: Sequence[tuple[int, str | None, Mapping[str, Any]]],
+        finished_at: datetime | None = None,
+    ) -> None:
+        """Save finished rows ``(row_number, imei, cells)`` in one transaction.
+
+        Rows already saved are kept as they were. A bulk run saves its rows in
+        batches: after a crash, the rows of the lost batch are rebuilt from the
+        stored observations, so no carrier is asked twice for them either.
+        """
+        if not rows:
+            return
+        finished_at = finished_at or datetime.now(UTC)
+        _require_aware("finished_at", finished_at)
+        insert = (
+            self._insert()(BulkRow)
+            .values(
+                [
+                    {
+                        "run_id": run_id,
+                        "row_number": number,
+                        "imei": imei,
+                        "cells": dict(cells),
+                        "finished_at": finished_at,
+                    }
+                    for number, imei, cells in rows
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["run_id", "row_number"])
+        )
+        with self._writing("save the bulk rows") as session:
+            session.execute(insert)
+
     def finished_rows(self, run_id: int) -> dict[int, StoredRow]:
-        """The finished rows of a run, by row number."""
-        query = select(BulkRow).where(BulkRow.run_id == run_id).order_by(BulkRow.row_number)
-        with self._reading("read the bulk rows") as session:
-            return {row.row_number: _row(row) for row in session.scalars(query)}
+        """The finished rows of a run, by row number (small runs and tests; see ``iter_*``)."""
+        return {row.row_number: row for row in self.iter_finished_rows(run_id)}
+
+    def iter_finished_rows(self, run_id: int, *, batch: int = 1000) -> Iterator[StoredRow]:
+        """The finished rows of a run in row order, read ``batch`` at a time (flat memory)."""
+        after: int | None = None
+        while True:
+            query = select(BulkRow).where(BulkRow.run_id == run_id)
+            if after is not None:
+                query = query.where(BulkRow.row_number > after)
+            query = query.order_by(BulkRow.row_number).limit(batch)
+            with self._reading("read the bulk rows") as session:
+                page = [_row(row) for row in session.scalars(query)]
+            yield from page
+            if len(page) < batch:
+                return
+            after = page[-1].row_number
 
 
 def _observation(row: Observation) -> StoredObservation:

@@ -1,0 +1,375 @@
+"""``akarom bulk``: a dealer's whole spreadsheet, every row back, politely and resumably.
+
+The input is read row by row and the report written row by row, in input order,
+so memory stays flat however long the file is. Up to ``in_flight`` devices are
+being checked at once; each asks the likeliest selling carrier first (by TAC and
+the row's hint) and the next only when the previous had no record. The same IMEI
+twice is asked once. Every row that is finished is saved with the run in the
+database, in small batches; ``resume`` continues an interrupted run (Ctrl-C, a
+crash, kill -9): finished rows come back from the database, and rows whose
+answers were stored but not yet saved as rows are rebuilt from those answers.
+No carrier is asked twice for a finished row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from akarom.domain import ALL_CARRIERS, Carrier, Source, Status, Verdict, resolve_carrier
+from akarom.errors import InvalidImei
+from akarom.identity import Identity, parse
+from akarom.services.checks import JST, Checker, DeviceReport
+from akarom.services.inference import TacLearner
+from akarom.services.reports import invalid_message, result_reason
+from akarom.storage import Store, StoredRow, StoredRun, tac_of
+from akarom.tabular import InputRow, Table, TableError, open_output, open_table
+from akarom.texts import Lang
+
+__all__ = ["BulkSummary", "ProgressCallback", "TableError", "result_cells", "run_bulk"]
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+#: Devices checked at once. Each waits on its carriers' rate limits, so this only
+#: needs to be large enough to keep every carrier's limiter busy.
+DEFAULT_IN_FLIGHT = 32
+#: Finished rows are saved together: one transaction per batch, not per row.
+_ROW_BATCH = 200
+_ROW_BATCH_SECONDS = 2.0
+#: Reports kept for repeated IMEIs that were finished recently (a bounded LRU).
+_RECENT = 10_000
+
+
+@dataclass
+class BulkSummary:
+    """What a run did: every row's verdict, and where the answers came from."""
+
+    output: Path
+    run_id: int
+    rows: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    resumed_rows: int = 0
+    devices_checked: int = 0
+    duplicate_rows: int = 0
+    carrier_checks: int = 0
+    cached_answers: int = 0
+    elapsed_s: float = 0.0
+
+
+def result_cells(report: DeviceReport, lang: Lang) -> dict[str, str]:
+    """The columns akarom adds to a row (INTERFACES.md §3): symbols, verdict, reasons."""
+    cells = {
+        "imei_normalized": report.identity.value if report.identity else "",
+        "verdict": report.verdict.value,
+        "origin_carrier": report.origin_carrier.value if report.origin_carrier else "",
+    }
+    by_carrier = {result.carrier: result for result in report.results}
+    problems = []
+    for carrier in ALL_CARRIERS:
+        result = by_carrier.get(carrier)
+        if result is None or result.skipped:
+            cells[carrier.value] = ""  # not asked: the verdict did not need it
+            continue
+        cells[carrier.value] = result.symbol
+        if result.status is Status.UNKNOWN:
+            problems.append(f"{carrier.value}: {result.error} ({result_reason(result, lang)})")
+    times = [r.checked_at for r in report.results if r.checked_at is not None]
+    cells["checked_at"] = max(times).astimezone(JST).isoformat(timespec="seconds") if times else ""
+    if report.invalid is not None:
+        problems.append(
+            f"{report.invalid.code}: {invalid_message(report.invalid, report.input, lang)}"
+        )
+    cells["error"] = "; ".join(problems)
+    return cells
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _prepare(
+    store: Store,
+    input_path: Path,
+    output_path: Path,
+    column: str | None,
+    resume: bool,
+    options: dict[str, Any],
+) -> tuple[Table, int, StoredRun, bool]:
+    """Open the input (its errors come before any request), count it, find or start the run."""
+    if output_path.resolve() == input_path.resolve():
+        raise TableError(
+            "the report would overwrite the input; choose another -o",
+            path=output_path,
+            code="write_failed",
+        )
+    table = open_table(input_path, column=column)
+    try:
+        total = sum(1 for _ in table.rows())
+        input_sha256 = _file_sha256(input_path)
+        output_name = str(output_path.resolve())
+        previous = store.find_run(input_sha256=input_sha256, output_name=output_name)
+        if resume and previous is not None:
+            logger.info("resuming run %d of %s", previous.id, input_path)
+            return table, total, previous, True
+        if resume:
+            logger.warning(
+                "no interrupted run of %s into %s: starting anew", input_path, output_path
+            )
+        run = store.start_run(
+            input_name=input_path.name,
+            input_sha256=input_sha256,
+            output_name=output_name,
+            options=options,
+        )
+        return table, total, run, False
+    except BaseException:
+        table.close()
+        raise
+
+
+def _hint(raw: str | None) -> Carrier | None:
+    if not raw or not raw.strip():
+        return None
+    try:
+        return resolve_carrier(raw)
+    except ValueError:
+        return None  # "SIMフリー", a shop name: no carrier to favour
+
+
+def _renamed(report: DeviceReport, raw: str) -> DeviceReport:
+    """The same report for another spelling of the same IMEI (a duplicate row)."""
+    return DeviceReport(
+        raw, report.identity, report.invalid, report.verdict, report.origin_carrier, report.results
+    )
+
+
+class _Finished:
+    """The rows a resumed run already finished, merged in row order with the input."""
+
+    def __init__(self, rows: Iterator[StoredRow]) -> None:
+        self._rows = rows
+        self._next = next(rows, None)
+
+    def take(self, number: int) -> StoredRow | None:
+        while self._next is not None and self._next.row_number < number:
+            self._next = next(self._rows, None)
+        if self._next is not None and self._next.row_number == number:
+            return self._next
+        return None
+
+
+class _Run:
+    """One bulk run in progress (see the module docstring)."""
+
+    def __init__(
+        self,
+        checker: Checker,
+        store: Store,
+        *,
+        run_id: int,
+        resumed_since: datetime | None,
+        all_carriers: bool,
+        fresh: bool,
+        lang: Lang,
+        in_flight: int,
+        summary: BulkSummary,
+    ) -> None:
+        self.checker = checker
+        self.store = store
+        self.run_id = run_id
+        self.resumed_since = resumed_since
+        self.all_carriers = all_carriers
+        self.fresh = fresh
+        self.lang = lang
+        self.summary = summary
+        self.slots = asyncio.Semaphore(in_flight)
+        self.learner = TacLearner()
+        self.pending: dict[str, asyncio.Task[DeviceReport]] = {}
+        self.recent: OrderedDict[str, DeviceReport] = OrderedDict()
+        self.unsaved: list[tuple[int, str | None, dict[str, Any]]] = []
+        self.last_save = time.monotonic()
+
+    async def start(self) -> None:
+        self.learner.totals.update(await asyncio.to_thread(self.store.carrier_totals))
+
+    async def outcome(
+        self, row: InputRow
+    ) -> dict[str, str] | tuple[asyncio.Task[DeviceReport], str]:
+        """The row's result cells now, or the check to wait for and the row's own spelling."""
+        try:
+            identity = parse(row.imei)
+        except InvalidImei as err:
+            report = DeviceReport(row.imei, None, err, Verdict.INVALID, None, ())
+            return result_cells(report, self.lang)
+        imei = identity.value
+        if imei in self.recent:
+            self.summary.duplicate_rows += 1
+            self.recent.move_to_end(imei)
+            return result_cells(_renamed(self.recent[imei], row.imei), self.lang)
+        if imei in self.pending:
+            self.summary.duplicate_rows += 1
+            return self.pending[imei], row.imei
+        await self.slots.acquire()
+        task = asyncio.create_task(self._check(identity, _hint(row.hint)))
+        self.pending[imei] = task
+        return task, row.imei
+
+    def cancel(self) -> None:
+        """Stop every check still running (the run was interrupted)."""
+        for task in list(self.pending.values()):
+            task.cancel()
+
+    async def _check(self, identity: Identity, hint: Carrier | None) -> DeviceReport:
+        try:
+            tac = tac_of(identity.value)
+            if tac is not None and not self.learner.known(tac):
+                counts = await asyncio.to_thread(self.store.carrier_counts_for_tac, tac)
+                self.learner.seed(tac, counts)
+            order = self.learner.odds(tac).rank(hint)
+            report = await self.checker.check(
+                identity.input,
+                all_carriers=self.all_carriers,
+                fresh=self.fresh,
+                order=order,
+                one_at_a_time=True,
+                run_id=self.run_id,
+                cached_since=self.resumed_since,
+            )
+            live = [r for r in report.results if r.source is Source.LIVE]
+            self.summary.devices_checked += 1
+            self.summary.carrier_checks += len(live)
+            self.summary.cached_answers += sum(
+                1 for r in report.results if r.source is Source.CACHE
+            )
+            if report.origin_carrier is not None and any(
+                r.carrier is report.origin_carrier for r in live
+            ):
+                self.learner.claim(tac, report.origin_carrier)
+            self.recent[identity.value] = report
+            if len(self.recent) > _RECENT:
+                self.recent.popitem(last=False)
+            return report
+        finally:
+            self.pending.pop(identity.value, None)
+            self.slots.release()
+
+    async def finished(self, row: InputRow, cells: dict[str, str]) -> None:
+        self.unsaved.append((row.number, cells["imei_normalized"] or None, cells))
+        if (
+            len(self.unsaved) >= _ROW_BATCH
+            or time.monotonic() - self.last_save > _ROW_BATCH_SECONDS
+        ):
+            await self.save()
+
+    async def save(self) -> None:
+        rows, self.unsaved = self.unsaved, []
+        self.last_save = time.monotonic()
+        await asyncio.to_thread(self.store.record_rows, run_id=self.run_id, rows=rows)
+
+
+async def run_bulk(
+    checker: Checker,
+    store: Store,
+    input_path: Path,
+    output_path: Path,
+    *,
+    column: str | None = None,
+    resume: bool = False,
+    all_carriers: bool = False,
+    fresh: bool = False,
+    lang: Lang = "ja",
+    in_flight: int = DEFAULT_IN_FLIGHT,
+    on_progress: ProgressCallback | None = None,
+) -> BulkSummary:
+    """Check every row of ``input_path`` and write the report to ``output_path``.
+
+    Raises ``TableError`` for an unusable file (before any carrier is asked).
+    The report appears at ``output_path`` only when every row is written.
+    """
+    began = time.monotonic()
+    table, total, run, resumed = await asyncio.to_thread(
+        _prepare,
+        store,
+        input_path,
+        output_path,
+        column,
+        resume,
+        {"column": column, "all_carriers": all_carriers, "fresh": fresh},
+    )
+    with table:
+        summary = BulkSummary(output=output_path, run_id=run.id)
+        state = _Run(
+            checker,
+            store,
+            run_id=run.id,
+            resumed_since=run.created_at if resumed else None,
+            all_carriers=all_carriers,
+            fresh=fresh,
+            lang=lang,
+            in_flight=in_flight,
+            summary=summary,
+        )
+        await state.start()
+        finished = _Finished(store.iter_finished_rows(run.id))
+        # (row, its cells or an awaitable of them, whether it comes back from the database)
+        queue: asyncio.Queue[tuple[InputRow, Any, bool] | None] = asyncio.Queue(
+            maxsize=in_flight * 4
+        )
+        writer = open_output(
+            output_path, table.header, input_format=table.format, preamble=table.preamble
+        )
+
+        async def produce() -> None:
+            for row in table.rows():
+                stored = finished.take(row.number)
+                if stored is not None:
+                    summary.resumed_rows += 1
+                    await queue.put((row, dict(stored.cells), True))
+                else:
+                    await queue.put((row, await state.outcome(row), False))
+            await queue.put(None)
+
+        async def consume() -> None:
+            while (item := await queue.get()) is not None:
+                row, outcome, resumed = item
+                if isinstance(outcome, dict):
+                    cells = outcome
+                else:
+                    task, raw = outcome
+                    cells = result_cells(_renamed(await task, raw), lang)
+                writer.write_row(row.cells, cells)
+                if not resumed:
+                    await state.finished(row, cells)
+                summary.rows += 1
+                summary.verdicts[cells["verdict"]] += 1
+                if on_progress is not None:
+                    on_progress(summary.rows, total)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(produce())
+                group.create_task(consume())
+        except BaseException:
+            state.cancel()
+            writer.abort()
+            raise
+        finally:
+            await state.save()
+        writer.close()
+    await asyncio.to_thread(store.finish_run, run.id)
+    summary.elapsed_s = time.monotonic() - began
+    return summary

@@ -1,0 +1,165 @@
+"""``run_bulk``: a dealer's spreadsheet against the sandbox, every row back, resumable."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from akarom.domain import Source
+from akarom.services.bulk import TableError, run_bulk
+from tests.services.conftest import (
+    OK_AT_DOCOMO,
+    PENDING_AT_SOFTBANK,
+    RESTRICTED_AT_AU,
+    UNREGISTERED,
+)
+
+
+class SimulatedCrash(Exception):
+    """The process dies part-way (the CLI sees Ctrl-C as a cancellation)."""
+
+
+HEADER = ["管理番号", "製造番号", "キャリア", "備考"]
+ROWS = [
+    ["A-1", "３５２０９９００１７６１４８１", "docomo", "全角"],
+    ["A-2", "35-693803-564380-9", "ソフトバンク", "ハイフン"],
+    ["A-3", "", "", "空欄"],
+    ["A-4", "35209900176148", "", "14桁"],
+    ["A-5", "490154203237518", "au", "赤ロム"],
+    ["A-6", "IMEI:352099001761481", "", "重複"],
+    ["A-7", "353879234252633", "", "SIMフリー"],
+    ["A-8"],
+    ["A-9", "352099001761482", "", "チェックディジット違い"],
+]
+
+
+def write_cp932(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", encoding="cp932", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\r\n")
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+
+
+def read_report(path: Path) -> list[dict[str, str]]:
+    # A cp932 input gets a cp932 report, so the dealer's own tools read it back.
+    with path.open(encoding="cp932", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+async def test_every_row_comes_back_in_order_with_a_verdict_or_a_reason(
+    sandboxed, store, tmp_path
+) -> None:
+    source, report = tmp_path / "在庫.csv", tmp_path / "結果.csv"
+    write_cp932(source, ROWS)
+    async with sandboxed(store=store) as (checker, admin):
+        summary = await run_bulk(checker, store, source, report)
+        stats = (await admin.get("/_sandbox/stats")).json()["carriers"]
+    rows = read_report(report)
+    assert [row["管理番号"] for row in rows] == [f"A-{n}" for n in range(1, 10)]
+    assert [row["verdict"] for row in rows] == [
+        "clear",
+        "caution",
+        "invalid",
+        "invalid",
+        "red",
+        "clear",
+        "clear",
+        "invalid",
+        "invalid",
+    ]
+    assert rows[0]["imei_normalized"] == OK_AT_DOCOMO
+    assert rows[0]["docomo"] == "○"
+    assert rows[1]["softbank"] == "△"
+    assert rows[4]["au"] == "×"
+    assert rows[6][["docomo", "au", "softbank", "rakuten"][0]] == "-"
+    assert {rows[6][c] for c in ("docomo", "au", "softbank", "rakuten")} == {"-"}
+    assert rows[2]["error"].startswith("empty")
+    assert rows[3]["error"].startswith("length")
+    assert rows[8]["error"].startswith("checksum")
+    assert rows[0]["checked_at"].endswith("+09:00")
+    assert summary.rows == 9
+    assert summary.duplicate_rows == 1
+    assert summary.verdicts == Counter(clear=3, caution=1, red=1, invalid=4)
+    # The hint and the order: docomo's device cost docomo one request and nobody else
+    # anything; the duplicate cost nothing.
+    assert stats["docomo"]["requests"] == 2  # A-1, and A-7 (nobody's device)
+    assert stats["rakuten"]["requests"] == 1  # A-7 only
+
+
+async def test_an_interrupted_run_resumes_without_asking_any_carrier_twice(
+    sandboxed, store, tmp_path
+) -> None:
+    imeis = [OK_AT_DOCOMO, PENDING_AT_SOFTBANK, RESTRICTED_AT_AU, UNREGISTERED]
+    rows = [[f"B-{n}", imei, "", ""] for n, imei in enumerate(imeis * 2 + imeis[:2], 1)]
+    source, report = tmp_path / "in.csv", tmp_path / "out.csv"
+    write_cp932(source, rows)
+    slow = {"latency_ms": 40}
+    carriers = dict.fromkeys(["docomo", "au", "softbank", "rakuten"], slow)
+    async with sandboxed(store=store, carriers=carriers) as (checker, _):
+        done: list[int] = []
+
+        def stop_after_three(count: int, total: int) -> None:
+            done.append(count)
+            if count == 3:
+                raise SimulatedCrash
+
+        with pytest.raises(ExceptionGroup) as crashed:
+            await run_bulk(
+                checker, store, source, report, in_flight=2, on_progress=stop_after_three
+            )
+        assert crashed.group_contains(SimulatedCrash)
+        assert not report.exists()  # never a half-written report that looks complete
+        summary = await run_bulk(checker, store, source, report, resume=True)
+    assert summary.resumed_rows == 3
+    assert [row["管理番号"] for row in read_report(report)] == [r[0] for r in rows]
+    asked = Counter(
+        (o.imei, o.carrier)
+        for imei in imeis
+        for o in store.history(imei)
+        if o.source is Source.LIVE
+    )
+    assert max(asked.values()) == 1
+
+
+async def test_a_file_without_an_imei_column_is_refused_before_any_request(
+    sandboxed, store, tmp_path
+) -> None:
+    source = tmp_path / "no-imei.csv"
+    source.write_text("name,price\nphone,100\n", encoding="utf-8")
+    async with sandboxed(store=store) as (checker, admin):
+        with pytest.raises(TableError, match="column"):
+            await run_bulk(checker, store, source, tmp_path / "out.csv")
+        stats = (await admin.get("/_sandbox/stats")).json()["carriers"]
+    assert all(c["requests"] == 0 for c in stats.values())
+
+
+async def test_the_report_cannot_overwrite_the_input(sandboxed, store, tmp_path) -> None:
+    source = tmp_path / "in.csv"
+    write_cp932(source, ROWS[:1])
+    async with sandboxed(store=store) as (checker, _):
+        with pytest.raises(TableError, match="overwrite"):
+            await run_bulk(checker, store, source, source)
+
+
+async def test_stored_answers_are_reused_and_say_so(sandboxed, store, tmp_path) -> None:
+    async with sandboxed(store=store) as (checker, admin):
+        first = await checker.check(OK_AT_DOCOMO)
+        second = await checker.check(OK_AT_DOCOMO)
+        fresh = await checker.check(OK_AT_DOCOMO, fresh=True)
+        stats = (await admin.get("/_sandbox/stats")).json()["carriers"]
+    assert first.results[0].source is Source.LIVE
+    assert second.results[0].source is Source.CACHE
+    assert second.results[0].checked_at == first.results[0].checked_at
+    assert fresh.results[0].source is Source.LIVE
+    assert stats["docomo"]["requests"] == 2
+
+
+async def test_a_failure_is_never_served_from_the_cache(sandboxed, store, tmp_path) -> None:
+    async with sandboxed(store=store, carriers={"au": {"mode": "blocked"}}) as (checker, admin):
+        await checker.check(RESTRICTED_AT_AU)
+        await admin.put("/_sandbox/carriers/au", json={"mode": "normal"})
+        again = await checker.check(RESTRICTED_AT_AU)
+    assert again.verdict.value == "red"
