@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from typer.testing import CliRunner
 
-from akarom.cli import app
-from akarom.sandbox import create_app, parse_scenario
+from tests.cli_support import free_port, json_lines, start_sandbox, stop
 from tests.services.conftest import (
-    DEVICES,
     OK_AT_DOCOMO,
     PENDING_AT_SOFTBANK,
     RESTRICTED_AT_AU,
@@ -30,56 +22,10 @@ from tests.services.conftest import (
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    """A real sandbox server on a loopback port, for the duration of this module."""
-    scenario = parse_scenario(
-        {"seed": 1, "carriers": {"rakuten": {"mode": "maintenance"}}, "devices": DEVICES}
-    )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(scenario), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "sandbox did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def run(tmp_path: Path, sandbox_url: str):
-    def invoke(*args: str, **env: str):
-        environment = {
-            "AKAROM_CARRIERS_URL": sandbox_url,
-            "AKAROM_RATE_LIMIT": "50",
-            "AKAROM_DATA_DIR": str(tmp_path),
-            "AKAROM_LANG": "",
-            **env,
-        }
-        return CliRunner().invoke(app, list(args), env=environment)
-
-    return invoke
-
-
-def _lines(output: str) -> list[dict]:
-    return [json.loads(line) for line in output.splitlines() if line.strip()]
-
-
 def test_validate_json_is_one_object_per_value(run) -> None:
     result = run("validate", "--json", "35-209900-176148-1", "352099001761482", "3568680000414120")
     assert result.exit_code == 1
-    good, bad, imeisv = _lines(result.stdout)
+    good, bad, imeisv = json_lines(result.stdout)
     assert good == {
         "input": "35-209900-176148-1",
         "valid": True,
@@ -106,7 +52,7 @@ def test_validate_exits_0_when_all_are_valid_and_speaks_english_on_request(run) 
 def test_check_json_follows_the_contract(run) -> None:
     result = run("check", "--json", OK_AT_DOCOMO, "--carrier", "ahamo")
     assert result.exit_code == 0, result.output
-    (line,) = _lines(result.stdout)
+    (line,) = json_lines(result.stdout)
     assert set(line) == {"input", "imei", "verdict", "origin_carrier", "results", "advice"}
     assert line["verdict"] == "clear"
     assert line["origin_carrier"] == "docomo"
@@ -138,18 +84,18 @@ def test_check_json_follows_the_contract(run) -> None:
 def test_check_exit_codes(run, imei, code, verdict) -> None:
     result = run("check", "--json", imei)
     assert result.exit_code == code, result.output
-    assert _lines(result.stdout)[0]["verdict"] == verdict
+    assert json_lines(result.stdout)[0]["verdict"] == verdict
 
 
 def test_with_several_devices_the_highest_exit_code_wins(run) -> None:
     result = run("check", "--json", PENDING_AT_SOFTBANK, RESTRICTED_AT_AU)
     assert result.exit_code == 4
-    assert [line["verdict"] for line in _lines(result.stdout)] == ["caution", "red"]
+    assert [line["verdict"] for line in json_lines(result.stdout)] == ["caution", "red"]
     # Rakuten is in maintenance, so a device nobody claims stays open, and an open
     # answer (5) outranks every other.
     result = run("check", "--json", RESTRICTED_AT_AU, UNREGISTERED)
     assert result.exit_code == 5
-    assert [line["verdict"] for line in _lines(result.stdout)] == ["red", "incomplete"]
+    assert [line["verdict"] for line in json_lines(result.stdout)] == ["red", "incomplete"]
 
 
 def test_human_output_is_japanese_and_explains_each_carrier(run) -> None:
@@ -179,45 +125,11 @@ def test_a_bad_setting_is_a_usage_error(run) -> None:
     assert "AKAROM_RATE_LIMIT" in result.output
 
 
-def _start_sandbox(scenario: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "akarom",
-            "sandbox",
-            "--scenario",
-            str(scenario),
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=1)
-            return server
-        except httpx.TransportError:
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            assert time.monotonic() < deadline, "sandbox did not start"
-            time.sleep(0.1)
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    server.wait(timeout=10)
-    if server.stderr:
-        server.stderr.close()
-
-
 def test_the_sandbox_command_serves_what_check_reads(tmp_path: Path) -> None:
     """The README path: start ``akarom sandbox`` with a scenario, point ``check`` at it."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "AKAROM_DATA_DIR": str(tmp_path)}
-    server = _start_sandbox(EXAMPLES / "scenario.yaml", port, env)
+    server = start_sandbox(EXAMPLES / "scenario.yaml", port, env, tmp_path / "sandbox.log")
     try:
         check = subprocess.run(
             [sys.executable, "-m", "akarom", "check", "--json", "353325101234569"],
@@ -234,17 +146,17 @@ def test_the_sandbox_command_serves_what_check_reads(tmp_path: Path) -> None:
         assert check.returncode == 4, check.stderr
         assert json.loads(check.stdout)["verdict"] == "red"
     finally:
-        _stop(server)
+        stop(server)
 
 
 def test_back_to_back_commands_share_the_carriers_rate_limit(tmp_path: Path) -> None:
     """Two ``akarom check`` processes in a row leave au the same gap as one would."""
     scenario = tmp_path / "limits.yaml"
     scenario.write_text("carriers:\n  au: {rate_limit_per_s: 1}\n", encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AKAROM_DATA_DIR": str(tmp_path)}
-    server = _start_sandbox(scenario, port, env)
+    server = start_sandbox(scenario, port, env, tmp_path / "sandbox.log")
     try:
         for _ in range(2):
             subprocess.run(
@@ -265,6 +177,6 @@ def test_back_to_back_commands_share_the_carriers_rate_limit(tmp_path: Path) -> 
             )
         au = httpx.get(f"{url}/_sandbox/stats").json()["carriers"]["au"]
     finally:
-        _stop(server)
+        stop(server)
     assert au["requests"] == 4  # form + submit, twice
     assert au["rejected_rate_limit"] == 0

@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+import webbrowser
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -35,8 +36,16 @@ from akarom.config import Settings
 from akarom.domain import Carrier, CarrierResult, Source, Status, Verdict, resolve_carrier
 from akarom.errors import ConfigError, InvalidImei, StorageError
 from akarom.services.bulk import BulkSummary, TableError, run_bulk
-from akarom.services.checks import JST, Checker, DeviceReport
+from akarom.services.checks import (
+    JST,
+    CaptchaChallenge,
+    Checker,
+    DeviceReport,
+    adapter_for,
+    effective_limits,
+)
 from akarom.services.database import Store, open_store
+from akarom.services.doctor import DoctorReport
 from akarom.services.history import device_history, export_evidence, history_json
 from akarom.services.manual import carrier_page, record_manual
 from akarom.services.reports import (
@@ -182,9 +191,18 @@ def check(
     except ValueError as problem:
         err.print(f"akarom: {problem} (docomo, au, softbank, rakuten)")
         raise typer.Exit(2) from None
+    person = _person(settings, chosen, as_json)
     with _store(settings) as store:
         reports, manual_urls = asyncio.run(
-            _check(settings, store, imeis, carriers, all_carriers=all_carriers, fresh=fresh)
+            _check(
+                settings,
+                store,
+                imeis,
+                carriers,
+                all_carriers=all_carriers,
+                fresh=fresh,
+                person=person,
+            )
         )
     for report in reports:
         if as_json:
@@ -193,6 +211,56 @@ def check(
         else:
             _print_report(report, chosen, manual_urls)
     raise typer.Exit(max(report.verdict.exit_code for report in reports))
+
+
+class TerminalPerson:
+    """The person at this terminal: shown captchas and official pages, asked what they read."""
+
+    def __init__(self, name: str, lang: Lang, data_dir: Path) -> None:
+        self.name = name
+        self.lang = lang
+        self.data_dir = data_dir
+        self._one_question = asyncio.Lock()  # carriers ask concurrently; questions do not
+
+    async def solve_captcha(self, challenge: CaptchaChallenge) -> str | None:
+        folder = self.data_dir / "captcha"
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        extension = challenge.media_type.rsplit("/", 1)[-1] or "img"
+        path = folder / f"{challenge.carrier.value}-{stamp}.{extension}"
+        async with self._one_question:
+            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(path.write_bytes, challenge.image)
+            await asyncio.to_thread(webbrowser.open, path.as_uri())
+            err.print(
+                text("person.captcha", self.lang).format(
+                    carrier=text(f"carrier.{challenge.carrier.value}", self.lang), path=path
+                )
+            )
+            return await asyncio.to_thread(self._ask, text("person.captcha_prompt", self.lang))
+
+    async def read_page(self, carrier: Carrier, url: str, imei: str) -> str | None:
+        async with self._one_question:
+            err.print(
+                text("manual.instructions", self.lang).format(
+                    carrier=text(f"carrier.{carrier.value}", self.lang), url=url, imei=imei
+                )
+            )
+            return await asyncio.to_thread(self._ask, text("person.page_prompt", self.lang))
+
+    @staticmethod
+    def _ask(prompt: str) -> str | None:
+        try:
+            answer = err.input(f"{prompt}: ")
+        except EOFError:
+            return None
+        return answer.strip() or None
+
+
+def _person(settings: Settings, lang: Lang, as_json: bool) -> TerminalPerson | None:
+    """Someone to ask, when a person is at the keyboard (never for --json or piped use)."""
+    if as_json or not (sys.stdin.isatty() and err.is_terminal):
+        return None
+    return TerminalPerson(getpass.getuser(), lang, settings.data_dir)
 
 
 def _store(settings: Settings) -> Store:
@@ -211,8 +279,9 @@ async def _check(
     *,
     all_carriers: bool,
     fresh: bool,
+    person: TerminalPerson | None,
 ) -> tuple[list[DeviceReport], dict[Carrier, str]]:
-    async with Checker(settings, store=store) as checker:
+    async with Checker(settings, store=store, person=person) as checker:
         reports = await checker.check_many(
             imeis, carriers=carriers, all_carriers=all_carriers, fresh=fresh
         )
@@ -379,6 +448,17 @@ def _print_bulk_summary(summary: BulkSummary, lang: Lang) -> None:
             output=summary.output,
         )
     )
+    for carrier, code in summary.paused.items():
+        out.print(
+            Text(
+                text("bulk.paused", lang).format(
+                    carrier=text(f"carrier.{carrier.value}", lang),
+                    reason=text(f"error.{code}", lang),
+                    id=carrier.value,
+                ),
+                "bold magenta",
+            )
+        )
 
 
 @app.command()
@@ -488,6 +568,83 @@ def manual(
             who=who,
         )
     )
+
+
+@app.command()
+def doctor(
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Also look at each carrier's page (GET only; no IMEI is ever submitted).",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+    lang: LangOption = None,
+) -> None:
+    """設定・データベース・（--live で）各キャリアのページを点検します。Check the setup."""
+    settings = _settings()
+    chosen = _lang(lang, settings)
+    checks: list[tuple[str, bool, str]] = []
+    for carrier in Carrier:
+        configured = settings.carrier(carrier)
+        where = configured.base_url or text("doctor.live_site", chosen)
+        rate, concurrency = effective_limits(
+            adapter_for(carrier),
+            configured.rate_limit,
+            configured.concurrency,
+            live=configured.base_url is None,
+        )
+        pace = text("doctor.pace", chosen).format(rate=rate, concurrency=concurrency)
+        checks.append((text(f"carrier.{carrier.value}", chosen), True, f"{where}: {pace}"))
+    try:
+        with open_store(settings) as store:
+            checks.append((text("doctor.database", chosen), True, store.describe()))
+    except StorageError as broken:
+        checks.append((text("doctor.database", chosen), False, str(broken)))
+    report = None
+    if live:
+        report = asyncio.run(_doctor_live(settings))
+    healthy = all(ok for _, ok, _ in checks) and (report is None or report.ok)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "ok": healthy,
+                    "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in checks],
+                    "carriers": report.as_dict() if report is not None else None,
+                },
+                ensure_ascii=False,
+                default=str,
+            )
+        )
+    else:
+        for name, ok, detail in checks:
+            out.print(
+                Text.assemble(
+                    ("✓ " if ok else "✗ ", "green" if ok else "bold red"), name, f": {detail}"
+                )
+            )
+        if report is not None:
+            for probe in report.probes:
+                mark, style = ("✓ ", "green") if probe.ok else ("✗ ", "bold red")
+                line = Text.assemble(
+                    (mark, style),
+                    text(f"carrier.{probe.carrier.value}", chosen),
+                    f" {probe.url}: ",
+                    text(f"doctor.outcome.{probe.outcome}", chosen),
+                )
+                out.print(line)
+                for drift in probe.problems:
+                    out.print(f"    - {drift}")
+                if probe.detail and not probe.ok:
+                    out.print(f"    {probe.detail}")
+    raise typer.Exit(0 if healthy else 1)
+
+
+async def _doctor_live(settings: Settings) -> DoctorReport:
+    async with Checker(settings) as checker:
+        return await DoctorReport.run(checker)
 
 
 @app.command()

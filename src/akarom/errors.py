@@ -13,6 +13,7 @@
     │   │   └── Maintenance      a maintenance page                    code "maintenance"
     │   ├── RateLimited(.retry_after)  HTTP 429                        code "rate_limited"
     │   ├── CaptchaRequired      a captcha stands before the answer    code "captcha"
+    │   │   └── CaptchaFailed    a person's answer to it was not taken code "captcha"
     │   ├── Blocked              403 / 「Forbidden」: automated access refused  code "blocked"
     │   ├── CarrierRejected      the site refused the IMEI as invalid  code "rejected"
     │   └── ParseError(.field)   a page we do not understand           code "unrecognised_page"
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AkaromError",
     "Blocked",
+    "CaptchaFailed",
     "CaptchaRequired",
     "CarrierError",
     "CarrierRejected",
@@ -169,6 +171,14 @@ class CaptchaRequired(CarrierError):
     """A captcha stands before the answer; akarom never solves one by machine."""
 
     code = "captcha"
+
+
+class CaptchaFailed(CaptchaRequired):
+    """The carrier did not take a person's answer to its captcha (``CaptchaChallenge``).
+
+    Wrong, expired, or the challenge was already answered or replaced by a newer one:
+    the captcha still stands, so the code stays ``captcha``. Show a new challenge.
+    """
 
 
 class Blocked(CarrierError):

@@ -202,6 +202,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{checks} carrier checks, {cached} stored answers reused, {duplicates} duplicate rows, "
         "{resumed} rows carried over from the interrupted run.",
     ),
+    "bulk.paused": (
+        "{carrier} は途中で一時停止しました（{reason}）。該当する行は判定保留です。"
+        "公式ページで確認した結果は `akarom manual IMEI --carrier {id}` で記録でき、"
+        "もう一度 bulk を実行すると反映されます。",
+        "{carrier} was paused during the run ({reason}); its rows are incomplete. Record "
+        "what a person reads on its page with `akarom manual IMEI --carrier {id}`, then run "
+        "bulk again to use it.",
+    ),
     "bulk.file_error": ("ファイルを処理できません", "cannot use the file"),
     "bulk.interrupted": (
         "中断しました。終わった行は保存されています。"
@@ -238,6 +246,39 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "このキャリアは一時停止中です（ブロックまたは画像認証）",
         "this carrier is paused (blocked or captcha)",
     ),
+    # --- a person in the loop ------------------------------------------------------------
+    "person.captcha": (
+        "{carrier} が画像認証を表示しました。画像を保存して開きました: {path}",
+        "{carrier} shows a captcha. The image is saved and opened: {path}",
+    ),
+    "person.captcha_prompt": (
+        "画像の文字を入力してください（空欄でスキップ）",
+        "Type what the image shows (empty to skip)",
+    ),
+    "person.page_prompt": (
+        "表示された記号を入力してください（○ △ × -、空欄でスキップ）",
+        "Type the symbol the page shows (○ △ × -, empty to skip)",
+    ),
+    # --- doctor ----------------------------------------------------------------------------
+    "doctor.database": ("データベース", "Database"),
+    "doctor.live_site": ("公式サイト", "live site"),
+    "doctor.pace": (
+        "最大 {rate:g} 件/秒・同時 {concurrency} 件",
+        "at most {rate:g} requests/s, {concurrency} at a time",
+    ),
+    "doctor.outcome.ok": ("想定どおりです", "looks as expected"),
+    "doctor.outcome.changed": (
+        "ページが想定と違います（要対応）",
+        "the page no longer looks as expected (adapter work needed)",
+    ),
+    "doctor.outcome.blocked": ("アクセスを拒否されました", "refused our access"),
+    "doctor.outcome.maintenance": ("メンテナンス中です", "under maintenance"),
+    "doctor.outcome.captcha": ("画像認証が表示されます", "shows a captcha"),
+    "doctor.outcome.rate_limited": ("アクセス過多と言われました", "asked us to slow down"),
+    "doctor.outcome.timeout": ("応答がありません", "did not answer in time"),
+    "doctor.outcome.unavailable": ("接続できません", "could not be reached"),
+    "doctor.outcome.unrecognised_page": ("ページを読み取れません", "page not understood"),
+    "doctor.outcome.error": ("点検中にエラーが発生しました", "the probe itself failed"),
     # --- labels ---------------------------------------------------------------------
     "label.verdict": ("判定", "Verdict"),
     "label.carrier": ("キャリア", "Carrier"),

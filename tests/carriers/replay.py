@@ -27,6 +27,10 @@ adapter's clock moves before the check), the status or error expected, and the
 may name ``"imei"`` (what ``{imei}`` stands for in that step) and ``"case"``: the
 body is then that recorded case's file, so runs reuse recorded pages instead of
 copying them. A body without ``case`` lives beside the run file.
+
+A **flow** (``tests/carriers/flows/<carrier>/<name>/case.json``) is a case for a page
+flow other than ``check``, such as answering a captcha: steps as in a case, where a
+step may name a recorded ``case`` whose body it reuses, as in a run.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from akarom.carriers import Page
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RUNS = Path(__file__).parent / "runs"
+FLOWS = Path(__file__).parent / "flows"
 
 
 @dataclass
@@ -58,6 +63,13 @@ class Replay:
     @classmethod
     def load(cls, carrier: str, case: str, imei: str) -> Replay:
         folder = FIXTURES / carrier / case
+        spec = json.loads((folder / "case.json").read_text(encoding="utf-8"))
+        return cls(folder=folder, imei=imei, steps=spec["steps"], carrier=carrier)
+
+    @classmethod
+    def flow(cls, carrier: str, name: str, imei: str) -> Replay:
+        """A flow other than ``check`` (see the module docstring)."""
+        folder = FLOWS / carrier / name
         spec = json.loads((folder / "case.json").read_text(encoding="utf-8"))
         return cls(folder=folder, imei=imei, steps=spec["steps"], carrier=carrier)
 

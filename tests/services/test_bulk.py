@@ -158,8 +158,21 @@ async def test_stored_answers_are_reused_and_say_so(sandboxed, store, tmp_path) 
 
 
 async def test_a_failure_is_never_served_from_the_cache(sandboxed, store, tmp_path) -> None:
+    async with sandboxed(store=store, carriers={"au": {"mode": "blocked"}}) as (checker, _):
+        blocked = await checker.check(RESTRICTED_AT_AU)
+    async with sandboxed(store=store) as (checker, _):  # the next run, au answering again
+        again = await checker.check(RESTRICTED_AT_AU)
+    assert blocked.verdict.value == "incomplete"
+    assert again.verdict.value == "red"
+
+
+async def test_a_blocked_carrier_is_paused_for_the_rest_of_the_run(sandboxed, store) -> None:
     async with sandboxed(store=store, carriers={"au": {"mode": "blocked"}}) as (checker, admin):
         await checker.check(RESTRICTED_AT_AU)
         await admin.put("/_sandbox/carriers/au", json={"mode": "normal"})
-        again = await checker.check(RESTRICTED_AT_AU)
-    assert again.verdict.value == "red"
+        later = await checker.check(UNREGISTERED)
+        au = (await admin.get("/_sandbox/stats")).json()["carriers"]["au"]
+    assert au["requests"] == 1  # the block, and nothing after it
+    paused = next(r for r in later.results if r.carrier.value == "au")
+    assert paused.error == "blocked"
+    assert "paused" in (paused.detail or "")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from akarom.carriers._base import (
     AdapterCase,
+    CaptchaChallenge,
     CarrierAdapter,
     Observation,
     Page,
@@ -23,6 +24,7 @@ from akarom.domain import Carrier
 __all__ = [
     "ADAPTERS",
     "AdapterCase",
+    "CaptchaChallenge",
     "CarrierAdapter",
     "Observation",
     "Page",

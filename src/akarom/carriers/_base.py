@@ -49,6 +49,16 @@ turns transport failures into ``CarrierUnavailable``, judges HTTP statuses
 non-2xx → ``ParseError``), and attaches every fetched page to the result or the
 error as evidence.
 
+``captcha_challenge(imei)`` is what the services call after ``check`` raised
+``CaptchaRequired``: **akarom never answers a captcha by machine**, a person may. It
+returns a ``CaptchaChallenge``: the image as served, and ``answer(text)``, which submits
+what the person typed in the same session and returns the ``Observation`` (or raises)
+as ``check`` would. The base version raises ``CaptchaRequired`` ("check by hand"):
+only an adapter whose carrier has a documented captcha flow overrides it (docomo).
+It returns None when the carrier shows no captcha any more: ``check`` again. Inside
+such a flow ``Visit.fetch(..., captcha_expected=True)`` lets through the one page the
+flow expects to be a captcha (its other screens and the HTTP judgement still run).
+
 ``probe()`` is the drift check behind ``akarom doctor --live``, a template method
 too: it GETs ``PROBE_PATH`` and then each of ``PROBE_EXTRA_PATHS`` through the
 adapter's own (rate-limited) client, **never submits an IMEI and never POSTs**, and
@@ -76,7 +86,8 @@ import email.utils
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -99,6 +110,7 @@ from akarom.identity import compact
 
 __all__ = [
     "AdapterCase",
+    "CaptchaChallenge",
     "CarrierAdapter",
     "Observation",
     "Page",
@@ -302,6 +314,38 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
+class CaptchaChallenge:
+    """A captcha a carrier showed, for a **person** to answer; akarom never answers one.
+
+    ``image`` is the picture byte for byte as the carrier served it, ``media_type``
+    what it is (``image/gif``; docomo's may have several frames, as an animation): the
+    CLI saves and opens it, the person reads it and types what it shows.
+
+    ``await answer(text)`` submits that text in the same session as the image and
+    returns the ``Observation`` as ``check`` does (its ``pages``: this challenge's,
+    then the answer's; ``started_at`` when the challenge was fetched; ``elapsed_s``
+    the time spent in requests, not the time the person took). It raises
+    ``ValueError`` for text that cannot be an answer, before any request;
+    ``CaptchaFailed`` when the carrier did not take the answer (wrong, expired, or the
+    challenge was already answered or replaced by a newer one: show a new challenge);
+    any other ``CarrierError`` as ``check`` would, each carrying the pages seen.
+
+    A challenge is good for one answer that reaches the carrier. It lives in the
+    adapter's client (its cookie jar holds the session): while a person answers, no
+    other request should reach that carrier through the same client, so the caller
+    pauses the carrier and keeps one challenge live at a time.
+    """
+
+    carrier: Carrier
+    imei: str
+    image: bytes = field(repr=False)
+    media_type: str
+    answer: Callable[[str], Awaitable[Observation]] = field(repr=False, compare=False)
+    #: The pages fetched to show the challenge (the form, the image): evidence.
+    pages: tuple[Page, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class AdapterCase:
     """One offline test of an adapter, replayed from ``tests/carriers/fixtures/<carrier>/<name>/``.
 
@@ -400,9 +444,10 @@ class Probe:
 class Visit:
     """One check in progress at one carrier: fetches pages and keeps them as evidence."""
 
-    def __init__(self, adapter: CarrierAdapter) -> None:
+    def __init__(self, adapter: CarrierAdapter, pages: Iterable[Page] = ()) -> None:
         self._adapter = adapter
-        self.pages: list[Page] = []
+        #: Every page fetched so far, oldest first; ``pages`` continues an earlier visit.
+        self.pages: list[Page] = list(pages)
 
     async def fetch(
         self,
@@ -412,6 +457,7 @@ class Visit:
         form: Mapping[str, str] | None = None,
         form_encoding: str = "utf-8",
         headers: Mapping[str, str] | None = None,
+        captcha_expected: bool = False,
     ) -> Page:
         """Request ``path`` on the carrier's host; screen the page; return it.
 
@@ -419,6 +465,8 @@ class Visit:
         percent-encoded in Shift_JIS): as an ``application/x-www-form-urlencoded``
         body, or in the query string when ``method`` is GET. A value the encoding
         cannot carry is a ``ParseError``: the form is not what we expect.
+        ``captcha_expected`` (a captcha flow fetching the captcha page for a person)
+        lets through the ``CaptchaRequired`` that ``screen_page`` raises for it.
         """
         adapter = self._adapter
         request_headers = dict(headers or {})
@@ -452,7 +500,11 @@ class Visit:
             raise CarrierUnavailable(f"connection failed: {err}") from err
         page = Page.from_response(response)
         self.pages.append(page)
-        adapter.screen_page(page)
+        try:
+            adapter.screen_page(page)
+        except CaptchaRequired:
+            if not captcha_expected:
+                raise
         judge_http_status(page)
         return page
 
@@ -513,12 +565,8 @@ class CarrierAdapter(ABC):
         visit = Visit(self)
         started_at = datetime.now(UTC)
         clock = time.perf_counter()
-        try:
+        with self._keeping_evidence(visit):
             reading = await self._check(imei, visit)
-        except CarrierError as err:
-            err.carrier = self.CARRIER
-            err.pages = tuple(visit.pages)
-            raise
         return Observation(
             carrier=self.CARRIER,
             imei=imei,
@@ -528,6 +576,28 @@ class CarrierAdapter(ABC):
             elapsed_s=time.perf_counter() - clock,
             adapter_version=self.VERSION,
         )
+
+    async def captcha_challenge(self, imei: str) -> CaptchaChallenge | None:
+        """The captcha ``check(imei)`` met, fetched for a person to answer.
+
+        See ``CaptchaChallenge``. None when the carrier shows no captcha now: call
+        ``check`` again. This base version sends nothing and raises ``CaptchaRequired``:
+        no captcha flow is known for the carrier, so a person checks by hand.
+        """
+        raise CaptchaRequired(
+            f"no known captcha flow for {self.CARRIER}: check by hand at {self.entry_url}",
+            carrier=self.CARRIER,
+        )
+
+    @contextmanager
+    def _keeping_evidence(self, visit: Visit) -> Iterator[None]:
+        """A ``CarrierError`` raised inside names this carrier and carries ``visit``'s pages."""
+        try:
+            yield
+        except CarrierError as err:
+            err.carrier = self.CARRIER
+            err.pages = tuple(visit.pages)
+            raise
 
     async def probe(self) -> Probe:
         """GET ``PROBE_PATH`` (then ``PROBE_EXTRA_PATHS``) and report how they differ.

@@ -32,12 +32,43 @@ Quirks
     - "No record" is the ASCII hyphen ``-``, not － (§1.4, M).
     - Before about 2023 a numeric GIF captcha (``gifcat/call.php``, field
       ``attestationkey``) stood before the answer (§1.3). It is gone since 2025-06 at the
-      latest; if it comes back the check raises ``CaptchaRequired``.
+      latest; if it comes back the check raises ``CaptchaRequired``, and a person may
+      answer it (below).
     - No blocking or rate limit has been reported (§1.8). HTTP 403, a page titled
       「Forbidden」 / "Access Denied" → ``Blocked``; a page whose visible text (not a
       link or a script) mentions 「メンテナンス」 and that shows no result →
       ``Maintenance`` (its wording is unknown, §1.5). Those two screens are guesses,
       shared with the other adapters (``_screens``); the gifcat captcha is docomo's own.
+
+Captcha, answered by a person (§1.3; akarom never answers a captcha by machine)
+    After ``check`` raised ``CaptchaRequired``, ``captcha_challenge(imei)`` replays the
+    legacy flow for a person. ``GET /search.php`` (Referer top.php; PHP starts or
+    resumes the ``PHPSESSID`` session, kept in the cookie jar of the adapter's client)
+    must show the form with ``productno``, the ``attestationkey`` field and
+    ``<img src="gifcat/call.php">``; then that image is fetched in the same session
+    (Referer search.php). The challenge's ``answer(text)`` POSTs the form to
+    ``search.php`` (what a browser sends from it, with ``productno=<imei>`` and
+    ``attestationkey=<text>``, in cp932) and reads the response exactly as ``check``
+    does (screens, symbol, IMEI echo); its observation keeps every page: the form,
+    the image, the answer.
+
+    - The image is checked to be one by its magic number (GIF, PNG or JPEG) and is
+      never read: whatever a response says about the code (the sandbox's
+      ``X-Sandbox-Captcha`` header) is ignored. Only a person reads the code.
+    - The person's text: NFKC (full-width digits), blanks removed, then ASCII digits
+      only (the code was 5 or 6 digits, §1.3; the length is not checked, the image
+      decides). Anything else is a ``ValueError`` before any request.
+    - ``search.php`` showing the plain ``productno`` form: the captcha is gone, the
+      result is None, and the caller simply ``check``s again. Neither form →
+      ``ParseError(field="captcha form")``; a response that is no image →
+      ``ParseError(field="captcha image")``.
+    - The answer showing the captcha form again → ``CaptchaFailed`` (docomo's wording
+      for a wrong code is unknown, §1.3). A code is good for one POST: a challenge
+      whose answer reached docomo, or that a newer challenge replaced (each image
+      gives the session a new code), raises ``CaptchaFailed`` without a request.
+    - One session per adapter: the session lives in the client's cookie jar, so
+      checks running beside a live challenge would share it. The Checker pauses
+      docomo while a person answers, so only one challenge is live at a time.
 
 Decisions where the reference is silent
     - **IMEI echo.** When a result panel shows a 14–16-digit number (the IMEI panel,
@@ -81,26 +112,36 @@ Unverified about the live site (carrier-sites.md §10)
 from __future__ import annotations
 
 import re
+import time
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+import httpx
 from selectolax.lexbor import LexborHTMLParser
 
 from akarom.carriers import _screens
 from akarom.carriers._base import (
     AdapterCase,
+    CaptchaChallenge,
     CarrierAdapter,
+    Observation,
     Page,
     Reading,
     Visit,
     declared_charset,
     echo_matches,
 )
+from akarom.carriers._forms import action_path, find_form
 from akarom.carriers._symbols import SYMBOLS, leading_symbol
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
+    CaptchaFailed,
     CaptchaRequired,
     CarrierUnavailable,
     Maintenance,
@@ -109,8 +150,9 @@ from akarom.errors import (
 )
 from akarom.identity import compact
 
-__all__ = ["DocomoAdapter"]
+__all__ = ["CaptchaForm", "DocomoAdapter"]
 
+_TOP_PATH = "/top.php"
 _SEARCH_PATH = "/search.php"
 _FORM_ENCODING = "cp932"  # the site is Shift_JIS (§1.4 step 3)
 _RESULT_PANELS = "div.result-panel"  # class selector: matches class="outst result-panel" too
@@ -118,6 +160,13 @@ _SYMBOL_PANEL = 1  # the 2nd panel, counting from 0 (§1.4 step 4)
 _ECHO = re.compile(r"\d{14,16}")  # a panel that is an IMEI (or IMEISV), once compacted
 _GIFCAT = 'img[src*="gifcat/call.php"]'  # the legacy captcha image (§1.3)
 _CAPTCHA_FIELD = 'input[name="attestationkey"]'
+# What the captcha image may be, by its first bytes (§1.3: a GIF).
+_IMAGE_MAGIC = (
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
 
 # Sentences reported for each status (§1.5, 2014–2024). A page that prints one of
 # these gives the message; a phrase is matched as a cue and the whole sentence, as
@@ -130,6 +179,24 @@ _WORDING_CUES: dict[Status, tuple[str, ...]] = {
 }
 
 _case = partial(AdapterCase.of, imei="352099001761481")
+
+
+@dataclass(frozen=True, slots=True)
+class CaptchaForm:
+    """docomo's search form with the captcha, as ``search.php`` shows it (§1.3).
+
+    ``fields`` is what a browser sends from the form before it is filled in,
+    ``action`` the path it posts to, ``image`` the path of the captcha image.
+    """
+
+    fields: Mapping[str, str]
+    action: str
+    image: str
+
+
+def _require_imei(imei: str) -> None:
+    if not (len(imei) == 15 and imei.isascii() and imei.isdigit()):
+        raise ValueError(f"docomo takes exactly 15 digits, not {imei!r} (§1.7)")
 
 
 class DocomoAdapter(CarrierAdapter):
@@ -184,10 +251,14 @@ class DocomoAdapter(CarrierAdapter):
         _case("rate-limited", RateLimited, "HTTP 429 with Retry-After"),
     )
 
+    def __init__(self, client: httpx.AsyncClient, *, base_url: str | None = None) -> None:
+        super().__init__(client, base_url=base_url)
+        # The one captcha challenge whose answer may still be sent (captcha_challenge).
+        self._live_challenge: object | None = None
+
     async def _check(self, imei: str, visit: Visit) -> Reading:
         """POST ``productno`` to ``search.php``; the answer is that response."""
-        if not (len(imei) == 15 and imei.isascii() and imei.isdigit()):
-            raise ValueError(f"docomo takes exactly 15 digits, not {imei!r} (§1.7)")
+        _require_imei(imei)
         page = await visit.fetch(
             "POST",
             _SEARCH_PATH,
@@ -195,6 +266,10 @@ class DocomoAdapter(CarrierAdapter):
             form_encoding=_FORM_ENCODING,
             headers={"Referer": self.base_url + _SEARCH_PATH},
         )
+        return self._read_answer(page, imei)
+
+    def _read_answer(self, page: Page, imei: str) -> Reading:
+        """``parse_result`` of an answer page, which must not be about another IMEI."""
         reading = self.parse_result(page)
         for echoed in self.echoed_imeis(page):
             if not echo_matches(echoed, imei):
@@ -202,6 +277,152 @@ class DocomoAdapter(CarrierAdapter):
                     f"the result is about {echoed}, not the IMEI asked for", field="imei echo"
                 )
         return reading
+
+    async def captcha_challenge(self, imei: str) -> CaptchaChallenge | None:
+        """The gifcat captcha, for a person to answer; None when search.php shows none.
+
+        See the module docstring (Captcha, answered by a person) and ``CaptchaChallenge``.
+        """
+        _require_imei(imei)
+        visit = Visit(self)
+        started_at = datetime.now(UTC)
+        clock = time.perf_counter()
+        search_url = self.base_url + _SEARCH_PATH
+        token = object()
+        with self._keeping_evidence(visit):
+            page = await visit.fetch(
+                "GET",
+                _SEARCH_PATH,
+                headers={"Referer": self.base_url + _TOP_PATH},
+                captcha_expected=True,
+            )
+            form = self.read_captcha_form(page)
+            if form is None:
+                return None
+            # A new image gives the session a new code: an older challenge is void now.
+            self._live_challenge = token
+            image = await visit.fetch("GET", form.image, headers={"Referer": search_url})
+            media_type = self.captcha_media_type(image)
+        shown = tuple(visit.pages)
+        fetching = time.perf_counter() - clock
+
+        async def answer(text: str) -> Observation:
+            code = self.captcha_answer(text)
+            visit = Visit(self, shown)
+            clock = time.perf_counter()
+            with self._keeping_evidence(visit):
+                if self._live_challenge is not token:
+                    raise CaptchaFailed(
+                        "this docomo captcha was already answered, or a newer one was "
+                        "shown: answer a new challenge"
+                    )
+                try:
+                    page = await visit.fetch(
+                        "POST",
+                        form.action,
+                        form={**form.fields, "productno": imei, "attestationkey": code},
+                        form_encoding=_FORM_ENCODING,
+                        headers={"Referer": search_url},
+                    )
+                except CaptchaRequired as err:
+                    raise CaptchaFailed(
+                        "docomo did not take the answer: it shows the captcha again "
+                        "(a wrong code, or the session expired)"
+                    ) from err
+                finally:
+                    if len(visit.pages) > len(shown) and self._live_challenge is token:
+                        self._live_challenge = None  # the code is spent once docomo saw it
+                reading = self._read_answer(page, imei)
+            return Observation(
+                carrier=self.CARRIER,
+                imei=imei,
+                reading=reading,
+                pages=tuple(visit.pages),
+                started_at=started_at,
+                elapsed_s=fetching + time.perf_counter() - clock,
+                adapter_version=self.VERSION,
+            )
+
+        return CaptchaChallenge(
+            carrier=self.CARRIER,
+            imei=imei,
+            image=image.content,
+            media_type=media_type,
+            answer=answer,
+            pages=shown,
+        )
+
+    @staticmethod
+    def captcha_answer(text: str) -> str:
+        """The code a person typed, as it is sent: NFKC, blanks removed, ASCII digits only.
+
+        ``ValueError`` for anything else (docomo's code is digits, §1.3).
+
+        >>> DocomoAdapter.captcha_answer(" ４８２　１３ ")
+        '48213'
+        >>> DocomoAdapter.captcha_answer("48a13")
+        Traceback (most recent call last):
+        ...
+        ValueError: docomo's captcha is digits only, not '48a13'
+        """
+        digits = "".join(unicodedata.normalize("NFKC", text).split())
+        if not (digits and digits.isascii() and digits.isdigit()):
+            raise ValueError(f"docomo's captcha is digits only, not {text!r}")
+        return digits
+
+    @classmethod
+    def read_captcha_form(cls, page: Page) -> CaptchaForm | None:
+        """**Pure**: the captcha form ``page`` shows; None for the plain search form.
+
+        ``ParseError(field="captcha form")`` when it shows neither, or a captcha
+        without the form, field or image the flow needs.
+        """
+        tree = cls._tree(page)
+        image = tree.css_first(_GIFCAT)
+        form = find_form(page.text(cls.DEFAULT_ENCODING), action_contains="search.php")
+        controls = form.controls if form is not None else ()
+        if image is None and "attestationkey" not in controls:
+            if "productno" in controls:
+                return None
+            raise ParseError(
+                "search.php shows neither the captcha nor the search form", field="captcha form"
+            )
+        missing = [
+            what
+            for what, there in (
+                ("a form posting to search.php", form is not None),
+                ("the productno field", "productno" in controls),
+                ("the attestationkey field", "attestationkey" in controls),
+                ("the gifcat/call.php image", image is not None),
+            )
+            if not there
+        ]
+        if form is None or image is None or missing:
+            raise ParseError(
+                f"docomo's captcha form lacks {', '.join(missing)}", field="captcha form"
+            )
+        return CaptchaForm(
+            fields=dict(form.fields),
+            action=action_path(form.action, page.url),
+            image=action_path(_screens.attr(image, "src"), page.url),
+        )
+
+    @staticmethod
+    def captcha_media_type(page: Page) -> str:
+        """**Pure**: what the captcha image is, by its first bytes; ``ParseError`` if none.
+
+        >>> DocomoAdapter.captcha_media_type(Page("GET", "https://x/gifcat/call.php", 200,
+        ...                                       {}, b"GIF89a..."))
+        'image/gif'
+        """
+        for magic, media_type in _IMAGE_MAGIC:
+            if page.content.startswith(magic):
+                return media_type
+        sent = page.headers.get("content-type", "no content type")
+        raise ParseError(
+            f"the captcha image is not an image ({sent}, {len(page.content)} bytes)",
+            field="captcha image",
+        )
 
     @classmethod
     def parse_result(cls, page: Page) -> Reading:

@@ -64,6 +64,8 @@ class BulkSummary:
     carrier_checks: int = 0
     cached_answers: int = 0
     elapsed_s: float = 0.0
+    #: Carriers paused during the run (a block, a captcha), and why.
+    paused: dict[Carrier, str] = field(default_factory=dict)
 
 
 def result_cells(report: DeviceReport, lang: Lang) -> dict[str, str]:
@@ -371,5 +373,6 @@ async def run_bulk(
             await state.save()
         writer.close()
     await asyncio.to_thread(store.finish_run, run.id)
+    summary.paused = checker.paused
     summary.elapsed_s = time.monotonic() - began
     return summary

@@ -19,10 +19,19 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from types import TracebackType
+from typing import Protocol
 
 import httpx
 
-from akarom.carriers import ADAPTERS, CarrierAdapter, Observation, Page
+from akarom.carriers import (
+    ADAPTERS,
+    CaptchaChallenge,
+    CarrierAdapter,
+    Observation,
+    Page,
+    adapter_class,
+)
+from akarom.carriers._symbols import symbol_status
 from akarom.config import Settings
 from akarom.domain import (
     ALL_CARRIERS,
@@ -34,7 +43,14 @@ from akarom.domain import (
     Verdict,
     decide_verdict,
 )
-from akarom.errors import CarrierError, InvalidImei, RateLimited
+from akarom.errors import (
+    Blocked,
+    CaptchaFailed,
+    CaptchaRequired,
+    CarrierError,
+    InvalidImei,
+    RateLimited,
+)
 from akarom.http import ON_REQUEST_SENT, build_client
 from akarom.identity import Identity, parse
 from akarom.ratelimit import RateLimiter, SpacingLedger
@@ -43,9 +59,12 @@ from akarom.storage import NewObservation, NewPage, Store
 __all__ = [
     "DEFAULT_CACHE_WINDOW",
     "JST",
+    "CaptchaChallenge",
     "Checker",
     "DeviceReport",
+    "Person",
     "RetryPolicy",
+    "adapter_for",
     "effective_limits",
 ]
 
@@ -92,6 +111,11 @@ class DeviceReport:
     results: tuple[CarrierResult, ...]
 
 
+def adapter_for(carrier: Carrier) -> type[CarrierAdapter]:
+    """The adapter class that checks ``carrier`` (its politeness floor, its pages)."""
+    return adapter_class(carrier)
+
+
 def effective_limits(
     adapter: type[CarrierAdapter], rate_limit: float, concurrency: int, *, live: bool
 ) -> tuple[float, int]:
@@ -108,12 +132,43 @@ def effective_limits(
     return rate_limit, concurrency
 
 
+class Person(Protocol):
+    """Someone at the keyboard who can read what akarom must not answer by machine.
+
+    Both methods return ``None`` when the person skips; the carrier is then paused.
+    """
+
+    #: Stored with every answer the person gives (``entered_by``).
+    name: str
+
+    async def solve_captcha(self, challenge: CaptchaChallenge) -> str | None:
+        """The text the person reads in ``challenge.image``."""
+
+    async def read_page(self, carrier: Carrier, url: str, imei: str) -> str | None:
+        """The symbol the person reads on ``url`` after entering ``imei`` there."""
+
+
 class _CarrierLine:
-    """One carrier's adapter, client and limiter."""
+    """One carrier's adapter, client and limiter, and whether it is paused."""
 
     def __init__(self, adapter: CarrierAdapter, limiter: RateLimiter) -> None:
         self.adapter = adapter
         self.limiter = limiter
+        #: Why this carrier is paused (a block or an unanswered captcha), else None.
+        self.paused: CarrierError | None = None
+        #: One question to the person at a time, per carrier.
+        self.person_turn = asyncio.Lock()
+
+    def pause(self, err: CarrierError) -> None:
+        if self.paused is None:
+            self.paused = err
+            logger.warning(
+                "%s is paused (%s): no more requests to it in this run. A person can read "
+                "its page and record answers with `akarom manual IMEI --carrier %s`.",
+                self.adapter.CARRIER,
+                err.code,
+                self.adapter.CARRIER,
+            )
 
 
 class Checker:
@@ -126,6 +181,7 @@ class Checker:
         transports: Mapping[Carrier, httpx.AsyncBaseTransport] | None = None,
         retry: RetryPolicy | None = None,
         store: Store | None = None,
+        person: Person | None = None,
         cache_window: timedelta = DEFAULT_CACHE_WINDOW,
         share_limits: bool = True,
         clock: Callable[[], float] = time.monotonic,
@@ -135,14 +191,15 @@ class Checker:
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self.store = store
+        self.person = person
         self.cache_window = cache_window
         self._lines: dict[Carrier, _CarrierLine] = {}
-        for adapter_class in ADAPTERS:
-            carrier = adapter_class.CARRIER
+        for adapter_type in ADAPTERS:
+            carrier = adapter_type.CARRIER
             configured = settings.carrier(carrier)
             live = configured.base_url is None
             rate, concurrency = effective_limits(
-                adapter_class, configured.rate_limit, configured.concurrency, live=live
+                adapter_type, configured.rate_limit, configured.concurrency, live=live
             )
             if live and rate < configured.rate_limit:
                 logger.warning(
@@ -151,7 +208,7 @@ class Checker:
                     configured.rate_limit,
                     rate,
                 )
-            host = configured.base_url or adapter_class.BASE_URL
+            host = configured.base_url or adapter_type.BASE_URL
             ledger = (
                 SpacingLedger(settings.data_dir / "ratelimit", f"{carrier}@{host}")
                 if share_limits and SpacingLedger.available()
@@ -160,7 +217,7 @@ class Checker:
             limiter = RateLimiter(rate, concurrency, ledger=ledger, clock=clock, sleep=sleep)
             transport = (transports or {}).get(carrier)
             client = build_client(limiter, transport=transport)
-            adapter = adapter_class(client, base_url=configured.base_url)
+            adapter = adapter_type(client, base_url=configured.base_url)
             logger.info(
                 "%s: %s, at most %.2f requests/s, %d at a time",
                 carrier,
@@ -187,6 +244,11 @@ class Checker:
 
     def adapter(self, carrier: Carrier) -> CarrierAdapter:
         return self._lines[carrier].adapter
+
+    @property
+    def paused(self) -> dict[Carrier, str]:
+        """Carriers paused in this run (blocked, or a captcha nobody answered): why."""
+        return {c: line.paused.code for c, line in self._lines.items() if line.paused}
 
     async def check_many(
         self,
@@ -357,6 +419,8 @@ class Checker:
         imei = identity.value
         attempt = 0
         while True:
+            if line.paused is not None:
+                return _unknown(carrier, line.paused.code, detail=f"paused: {line.paused}")
             attempt += 1
             try:
                 observation = await line.adapter.check(imei)
@@ -370,6 +434,13 @@ class Checker:
                 if attempt >= self.retry.attempts or wait > self.retry.max_retry_after_s:
                     return await self._failed(carrier, imei, err, run_id)
                 logger.info("%s asked us to wait %.1f s (attempt %d)", carrier, wait, attempt)
+            except (Blocked, CaptchaRequired) as err:
+                # Never got around by machine: a person answers, or the carrier pauses.
+                failed = await self._failed(carrier, imei, err, run_id)
+                answered = await self._ask_person(line, identity, err, run_id)
+                if answered is None:
+                    line.pause(err)
+                return answered or failed
             except CarrierError as err:
                 if not err.transient or attempt >= self.retry.attempts:
                     return await self._failed(carrier, imei, err, run_id)
@@ -381,9 +452,80 @@ class Checker:
                 logger.exception("%s %s: the adapter failed unexpectedly", carrier, imei)
                 return _unknown(carrier, "error")
             else:
-                result = _answered(observation)
-                await self._keep(imei, result, observation.pages, run_id)
-                return result
+                return await self._keep(imei, _answered(observation), observation.pages, run_id)
+
+    async def _ask_person(
+        self, line: _CarrierLine, identity: Identity, err: CarrierError, run_id: int | None
+    ) -> CarrierResult | None:
+        """Let the person solve the captcha, or read the page by hand; None if they skip."""
+        if self.person is None:
+            return None
+        imei = identity.value
+        async with line.person_turn:
+            if line.paused is not None:
+                return None  # the person skipped this carrier while we waited
+            if isinstance(err, CaptchaRequired):
+                flow, solved = await self._solve_captcha(line, imei, run_id)
+                if flow:
+                    return solved
+                # No captcha flow is known for this carrier: the person reads the page.
+            for _ in range(3):
+                typed = await self.person.read_page(
+                    line.adapter.CARRIER, line.adapter.entry_url, imei
+                )
+                if not typed or not typed.strip():
+                    return None
+                status = symbol_status(typed)
+                if status is None:
+                    logger.warning("%r is not a symbol a carrier prints (○ △ × -)", typed)
+                    continue
+                result = CarrierResult(
+                    carrier=line.adapter.CARRIER,
+                    status=status,
+                    checked_at=datetime.now(UTC).astimezone(JST),
+                    source=Source.MANUAL,
+                    printed_symbol=typed.strip(),
+                )
+                return await self._keep(imei, result, (), run_id, entered_by=self.person.name)
+        return None
+
+    async def _solve_captcha(
+        self, line: _CarrierLine, imei: str, run_id: int | None
+    ) -> tuple[bool, CarrierResult | None]:
+        """A person types what the captcha image shows; three tries, then the carrier pauses.
+
+        Returns whether a captcha flow was there at all, and the answer if one came.
+        """
+        assert self.person is not None
+        for attempt in range(3):
+            try:
+                challenge = await line.adapter.captcha_challenge(imei)
+            except CarrierError:
+                # No captcha flow we know (or the site changed): the page by hand instead.
+                return attempt > 0, None
+            if challenge is None:  # the captcha is gone: ask the usual way
+                try:
+                    observation = await line.adapter.check(imei)
+                except CarrierError as err:
+                    return True, await self._failed(line.adapter.CARRIER, imei, err, run_id)
+                return True, await self._keep(
+                    imei, _answered(observation), observation.pages, run_id
+                )
+            answer = await self.person.solve_captcha(challenge)
+            if not answer or not answer.strip():
+                return True, None
+            try:
+                observation = await challenge.answer(answer)
+            except ValueError as problem:  # not digits: nothing was sent
+                logger.warning("%s", problem)
+                continue
+            except CaptchaFailed:
+                logger.warning("%s: the captcha answer was not accepted", line.adapter.CARRIER)
+                continue
+            except CarrierError as err:
+                return True, await self._failed(line.adapter.CARRIER, imei, err, run_id)
+            return True, await self._keep(imei, _answered(observation), observation.pages, run_id)
+        return True, None
 
     async def _failed(
         self, carrier: Carrier, imei: str, err: CarrierError, run_id: int | None
@@ -409,7 +551,13 @@ class Checker:
         return result
 
     async def _keep(
-        self, imei: str, result: CarrierResult, pages: Sequence[Page], run_id: int | None
+        self,
+        imei: str,
+        result: CarrierResult,
+        pages: Sequence[Page],
+        run_id: int | None,
+        *,
+        entered_by: str | None = None,
     ) -> CarrierResult:
         """Store the observation and its pages; the result then names where they are."""
         if self.store is None:
@@ -417,7 +565,8 @@ class Checker:
         new = NewObservation.from_result(
             imei,
             result,
-            adapter_version=self.adapter(result.carrier).VERSION,
+            adapter_version=None if entered_by else self.adapter(result.carrier).VERSION,
+            entered_by=entered_by,
             run_id=run_id,
         )
         stored = await asyncio.to_thread(
@@ -439,8 +588,8 @@ def _answered(observation: Observation) -> CarrierResult:
     )
 
 
-def _unknown(carrier: Carrier, code: str) -> CarrierResult:
-    return CarrierResult(carrier=carrier, status=Status.UNKNOWN, error=code)
+def _unknown(carrier: Carrier, code: str, *, detail: str | None = None) -> CarrierResult:
+    return CarrierResult(carrier=carrier, status=Status.UNKNOWN, error=code, detail=detail)
 
 
 def _renamed(report: DeviceReport, raw: str) -> DeviceReport:

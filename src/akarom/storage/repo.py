@@ -300,6 +300,13 @@ class Store:
     def engine(self) -> Engine:
         return self._engine
 
+    def describe(self) -> str:
+        """Where the database is (password hidden) and how many observations it holds."""
+        location = self.engine.url.render_as_string(hide_password=True)
+        with self._reading("count the observations") as session:
+            count = session.scalar(select(func.count()).select_from(Observation)) or 0
+        return f"{location} ({count} observations)"
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()

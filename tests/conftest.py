@@ -1,0 +1,53 @@
+"""Fixtures shared by the command-line tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from akarom.cli import app
+from akarom.sandbox import create_app, parse_scenario
+from tests.cli_support import free_port
+from tests.services.conftest import DEVICES
+
+
+@pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    """A real sandbox server on a loopback port, for the duration of this module."""
+    scenario = parse_scenario(
+        {"seed": 1, "carriers": {"rakuten": {"mode": "maintenance"}}, "devices": DEVICES}
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(scenario), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "sandbox did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def run(tmp_path: Path, sandbox_url: str):
+    def invoke(*args: str, **env: str):
+        environment = {
+            "AKAROM_CARRIERS_URL": sandbox_url,
+            "AKAROM_RATE_LIMIT": "50",
+            "AKAROM_DATA_DIR": str(tmp_path),
+            "AKAROM_LANG": "",
+            **env,
+        }
+        return CliRunner().invoke(app, list(args), env=environment)
+
+    return invoke
