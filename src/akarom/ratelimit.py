@@ -135,6 +135,10 @@ class RateLimiter:
                 self._next_start = self._clock() + self.interval
             yield
 
+    def busy(self) -> bool:
+        """Whether a request starting now would have to wait in this process."""
+        return self._slots.locked() or self._turn.locked() or self._next_start > self._clock()
+
     async def sent(self) -> None:
         """The request held in a slot really left now: measure the next gap from here.
 

@@ -158,6 +158,12 @@ class _CarrierLine:
         self.paused: CarrierError | None = None
         #: One question to the person at a time, per carrier.
         self.person_turn = asyncio.Lock()
+        #: Checks of this carrier started and not yet finished, across devices.
+        self.queued = 0
+
+    def dequeue(self, _: object = None) -> None:
+        """One check of this carrier ended (a task's done callback)."""
+        self.queued -= 1
 
     def pause(self, err: CarrierError) -> None:
         if self.paused is None:
@@ -385,11 +391,18 @@ class Checker:
                     continue
                 results[carrier] = await self._ask_one(carrier, identity, set(), run_id)
             return results
+        # A carrier nobody else is waiting for is as good as asked: it is never called
+        # off, so a single device's verdict does not depend on which page loads first.
         sent: set[Carrier] = set()
-        tasks = {
-            carrier: asyncio.create_task(self._ask_one(carrier, identity, sent, run_id))
-            for carrier in carriers
-        }
+        tasks: dict[Carrier, asyncio.Task[CarrierResult]] = {}
+        for carrier in carriers:
+            line = self._lines[carrier]
+            if line.queued == 0 and not line.limiter.busy():
+                sent.add(carrier)
+            line.queued += 1
+            task = asyncio.create_task(self._ask_one(carrier, identity, sent, run_id))
+            task.add_done_callback(line.dequeue)
+            tasks[carrier] = task
         waiting = set(tasks.values())
         try:
             while waiting:
