@@ -75,6 +75,13 @@ LangOption = Annotated[
     typer.Option("--lang", help="ja (default) or en; also AKAROM_LANG.", show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+AllCarriersOption = Annotated[
+    bool,
+    typer.Option("--all-carriers", help="Ask every carrier, even after the selling one answered."),
+]
+FreshOption = Annotated[
+    bool, typer.Option("--fresh", help="Ask the carriers even if a recent answer is stored.")
+]
 
 _VERDICT_STYLE = {
     Verdict.CLEAR: "bold green",
@@ -170,16 +177,8 @@ def check(
             show_default=False,
         ),
     ] = None,
-    all_carriers: Annotated[
-        bool,
-        typer.Option(
-            "--all-carriers", help="Ask every carrier, even after the selling one answered."
-        ),
-    ] = False,
-    fresh: Annotated[
-        bool,
-        typer.Option("--fresh", help="Ask the carriers even if a recent answer is stored."),
-    ] = False,
+    all_carriers: AllCarriersOption = False,
+    fresh: FreshOption = False,
     as_json: JsonOption = False,
     lang: LangOption = None,
 ) -> None:
@@ -353,12 +352,8 @@ def bulk(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted run of the same file.")
     ] = False,
-    all_carriers: Annotated[
-        bool, typer.Option("--all-carriers", help="Ask every carrier for every device.")
-    ] = False,
-    fresh: Annotated[
-        bool, typer.Option("--fresh", help="Ask the carriers even if a recent answer is stored.")
-    ] = False,
+    all_carriers: AllCarriersOption = False,
+    fresh: FreshOption = False,
     lang: LangOption = None,
 ) -> None:
     """表の全行を確認し、結果列を加えて書き出します。Check every row of a spreadsheet."""
