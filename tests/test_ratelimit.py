@@ -77,6 +77,21 @@ async def test_the_gap_counts_from_when_the_request_really_left() -> None:
     assert starts == [pytest.approx(1.4)]
 
 
+async def test_a_steady_lead_does_not_stretch_the_gap() -> None:
+    """Every request leaving 10 ms after its slot opens still leaves one interval apart."""
+    clock = VirtualClock()
+    limiter = RateLimiter(2, clock=clock, sleep=clock.sleep)
+    sends = []
+    for _ in range(60):
+        async with limiter.slot():
+            clock.now += 0.01
+            await limiter.sent()
+            sends.append(clock.now)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sends)]
+    assert min(gaps) >= 0.5 - 1e-9
+    assert gaps[-1] == pytest.approx(0.5)  # once the usual lead is known, no more
+
+
 def test_nonsense_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(0)

@@ -19,11 +19,16 @@ import contextlib
 import hashlib
 import os
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 __all__ = ["RateLimiter", "SpacingLedger"]
+
+#: When the slot held by the current task opened (see ``RateLimiter.sent``).
+_SLOT_STARTED: ContextVar[float | None] = ContextVar("_SLOT_STARTED", default=None)
 
 try:  # POSIX; on Windows the ledger is skipped and the limit holds per process only.
     import fcntl
@@ -71,10 +76,13 @@ class SpacingLedger:
         os.lseek(descriptor, 0, os.SEEK_SET)
         os.write(descriptor, f"{value:.6f}".encode("ascii"))
 
-    def reserve(self, interval: float) -> float:
-        """Claim the next start: returns when it is (wall clock), and moves the next one on."""
+    def reserve(self, interval: float, earliest: float | None = None) -> float:
+        """Claim the next start, no sooner than ``earliest`` (default: now).
+
+        Returns when it is (wall clock) and moves the next one on by ``interval``.
+        """
         with self._locked() as descriptor:
-            start = max(time.time(), self._read(descriptor))
+            start = max(time.time() if earliest is None else earliest, self._read(descriptor))
             self._write(descriptor, start + interval)
         return start
 
@@ -118,22 +126,37 @@ class RateLimiter:
         # the earliest caller always gets the next start time.
         self._turn = asyncio.Lock()
         self._next_start = 0.0
+        #: How long recent requests took to leave after their slot opened. Starts at
+        #: zero: until akarom has seen what is usual, it assumes no lead at all.
+        self._leads: deque[float] = deque([0.0], maxlen=50)
+        self._confirming: set[asyncio.Future[None]] = set()
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Wait for a free slot and for the gap since the previous start, then hold the slot."""
         async with self._slots:
             async with self._turn:
-                while (wait := self._next_start - self._clock()) > 0:
-                    # Re-check after sleeping: defer() may have moved the start meanwhile.
+                # Spacing runs on the plan, not on when this coroutine happened to wake
+                # up: small delays of our own (a thread hand-off) must not add up.
+                planned = max(self._next_start, self._clock())
+                while (wait := planned - self._clock()) > 0:
                     await self._sleep(wait)
+                    planned = max(planned, self._next_start)  # defer() may have moved it
                 if self.ledger is not None:
-                    start = await asyncio.to_thread(self.ledger.reserve, self.interval)
+                    planned_wall = time.time() - (self._clock() - planned)
+                    start = await asyncio.to_thread(
+                        self.ledger.reserve, self.interval, planned_wall
+                    )
                     if (wait := start - time.time()) > 0:
                         await self._sleep(wait)
-                    await asyncio.to_thread(self.ledger.confirm, self.interval)
-                self._next_start = self._clock() + self.interval
-            yield
+                    if start > planned_wall:  # another process holds the carrier: its turn first
+                        planned = self._clock()
+                self._next_start = planned + self.interval
+            token = _SLOT_STARTED.set(planned)
+            try:
+                yield
+            finally:
+                _SLOT_STARTED.reset(token)
 
     def busy(self) -> bool:
         """Whether a request starting now would have to wait in this process."""
@@ -142,12 +165,25 @@ class RateLimiter:
     async def sent(self) -> None:
         """The request held in a slot really left now: measure the next gap from here.
 
-        Opening a connection (a new process's first request) can delay the real
-        start well past the slot's start; the carrier counts from what it sees.
+        The carrier counts gaps between the requests it sees. Every request leaves
+        some time after its planned start (the ledger's hand-off, the client's own
+        work), which is harmless while that lead is the same each time; when it
+        grows (a new process opening its first connection), the next request must
+        wait for it. So the next start is this send plus the interval, less the
+        smallest lead seen lately (what the next request will at least take too).
         """
-        self._next_start = max(self._next_start, self._clock() + self.interval)
+        now = self._clock()
+        started = _SLOT_STARTED.get()
+        if started is not None:
+            self._leads.append(now - started)
+        gap = self.interval - min(self._leads)
+        self._next_start = max(self._next_start, now + gap)
         if self.ledger is not None:
-            await asyncio.to_thread(self.ledger.confirm, self.interval)
+            # Not awaited: the request is leaving now and must not wait for the file.
+            # The next reservation is at least ``gap`` away, far longer than this takes.
+            confirming = asyncio.get_running_loop().run_in_executor(None, self.ledger.confirm, gap)
+            self._confirming.add(confirming)
+            confirming.add_done_callback(self._confirming.discard)
 
     def defer(self, seconds: float) -> None:
         """Start nothing for ``seconds`` from now (a ``Retry-After``, a back-off)."""
