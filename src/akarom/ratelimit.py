@@ -86,14 +86,16 @@ class SpacingLedger:
             self._write(descriptor, start + interval)
         return start
 
-    def confirm(self, interval: float) -> None:
-        """Record that a request starts now: the next one waits ``interval`` from here.
+    def confirm(self, interval: float, sent_at: float | None = None) -> None:
+        """Record that a request left at ``sent_at`` (default: now); the next waits ``interval``.
 
         A reserved start can slip (a busy event loop, a slow thread hand-off); the
         gap the carrier sees is measured from the real start, not the planned one.
+        The time is taken by the caller, on its event loop, not in the worker thread.
         """
+        sent_at = time.time() if sent_at is None else sent_at
         with self._locked() as descriptor:
-            self._write(descriptor, max(self._read(descriptor), time.time() + interval))
+            self._write(descriptor, max(self._read(descriptor), sent_at + interval))
 
     def defer(self, seconds: float) -> None:
         """Start nothing, in any process, for ``seconds`` from now."""

@@ -601,24 +601,23 @@ class Store:
             return
         finished_at = finished_at or datetime.now(UTC)
         _require_aware("finished_at", finished_at)
-        insert = (
-            self._insert()(BulkRow)
-            .values(
-                [
-                    {
-                        "run_id": run_id,
-                        "row_number": number,
-                        "imei": imei,
-                        "cells": dict(cells),
-                        "finished_at": finished_at,
-                    }
-                    for number, imei, cells in rows
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["run_id", "row_number"])
+        # One statement, executed for many parameter sets: compiled once per batch,
+        # not once per distinct VALUES list (a quarter of the CPU per row).
+        insert = self._insert()(BulkRow).on_conflict_do_nothing(
+            index_elements=["run_id", "row_number"]
         )
+        parameters = [
+            {
+                "run_id": run_id,
+                "row_number": number,
+                "imei": imei,
+                "cells": dict(cells),
+                "finished_at": finished_at,
+            }
+            for number, imei, cells in rows
+        ]
         with self._writing("save the bulk rows") as session:
-            session.execute(insert)
+            session.execute(insert, parameters)
 
     def finished_rows(self, run_id: int) -> dict[int, StoredRow]:
         """The finished rows of a run, by row number (small runs and tests; see ``iter_*``)."""
