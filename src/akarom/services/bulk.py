@@ -247,7 +247,7 @@ class _Run:
                 all_carriers=self.all_carriers,
                 fresh=self.fresh,
                 order=order,
-                one_at_a_time=True,
+                one_at_a_time=not self.all_carriers,  # asking all: at once
                 run_id=self.run_id,
                 cached_since=self.resumed_since,
             )
