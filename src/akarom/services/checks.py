@@ -585,7 +585,8 @@ class Checker:
         stored = await asyncio.to_thread(
             self.store.record, new, [NewPage.from_page(page) for page in pages]
         )
-        return replace(result, evidence=(f"observation #{stored.id}",))
+        # Name the evidence only when there is some: a refused connection has no page.
+        return replace(result, evidence=(f"observation #{stored.id}",)) if pages else result
 
 
 def _answered(observation: Observation) -> CarrierResult:
