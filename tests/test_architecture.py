@@ -26,8 +26,10 @@ ALLOWED: dict[str, set[str]] = {
     "carriers": {"domain", "errors", "identity"},
     "sandbox": {"domain"},
     "storage": {"domain", "errors"},
+    "advice": {"domain", "errors"},
     "tabular": {"identity", "errors"},
     "services": {
+        "advice",
         "carriers",
         "config",
         "domain",

@@ -275,7 +275,9 @@ class Rule:
         return len(self.when) + (self.carriers is not None)
 
     def in_force(self, on: date) -> bool:
-        return self.effective_from <= on and (self.effective_until is None or on < self.effective_until)
+        return self.effective_from <= on and (
+            self.effective_until is None or on < self.effective_until
+        )
 
     def applies(self, situation: str, facts: Facts, on: date) -> bool:
         if self.situation != situation or not self.in_force(on):
@@ -366,7 +368,12 @@ class RuleSet:
         merged = dict(self.rules)
         for rule_id in disabled:
             if rule_id not in merged and rule_id not in {r.id for r in added}:
-                raise RuleError("disables a rule that does not exist", path=str(path), rule_id=rule_id, field="disable")
+                raise RuleError(
+                    "disables a rule that does not exist",
+                    path=str(path),
+                    rule_id=rule_id,
+                    field="disable",
+                )
             merged.pop(rule_id, None)
         for rule in added:
             merged[rule.id] = rule
@@ -433,7 +440,9 @@ class _Reader:
                 raise self.fail(key, "missing")
         situation = raw["situation"]
         if situation not in SITUATIONS:
-            raise self.fail("situation", f"unknown situation {situation!r}; expected one of {SITUATIONS}")
+            raise self.fail(
+                "situation", f"unknown situation {situation!r}; expected one of {SITUATIONS}"
+            )
         effective_from = self.date("effective_from")
         assert effective_from is not None  # required above
         effective_until = self.date("effective_until")
@@ -449,7 +458,8 @@ class _Reader:
                 and condition.values & _UNSAFE_VERDICTS
             ):
                 raise self.fail(
-                    "outcome", f"{outcome.decision} is not allowed for verdicts {sorted(_UNSAFE_VERDICTS)}"
+                    "outcome",
+                    f"{outcome.decision} is not allowed for verdicts {sorted(_UNSAFE_VERDICTS)}",
                 )
         priority = raw.get("priority", 0)
         if not isinstance(priority, int) or isinstance(priority, bool):
@@ -460,12 +470,18 @@ class _Reader:
                 raise self.fail("summary", f"{lang}: expected a non-empty string")
         actions = self.texts("actions")
         for lang, items in actions.items():
-            if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+            if not isinstance(items, list) or not all(
+                isinstance(i, str) and i.strip() for i in items
+            ):
                 raise self.fail("actions", f"{lang}: expected a list of non-empty strings")
         if len(actions["ja"]) != len(actions["en"]):
             raise self.fail("actions", "ja and en must list the same number of actions")
         sources = raw["sources"]
-        if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and s for s in sources):
+        if (
+            not isinstance(sources, list)
+            or not sources
+            or not all(isinstance(s, str) and s for s in sources)
+        ):
             raise self.fail("sources", "expected a non-empty list of URLs or document names")
         return Rule(
             id=raw["id"],
@@ -503,7 +519,9 @@ class _Reader:
             raise self.fail("outcome", "expected a mapping with a 'decision'")
         unknown = set(raw) - _OUTCOME_KEYS
         if unknown:
-            raise self.fail(f"outcome.{sorted(unknown)[0]}", f"unknown field; allowed: {sorted(_OUTCOME_KEYS)}")
+            raise self.fail(
+                f"outcome.{sorted(unknown)[0]}", f"unknown field; allowed: {sorted(_OUTCOME_KEYS)}"
+            )
         allowed = [str(a) for a in Action if a is not Action.UNDECIDED]
         if raw["decision"] not in allowed:
             raise self.fail("outcome.decision", f"{raw['decision']!r} is not one of {allowed}")
@@ -513,13 +531,19 @@ class _Reader:
             or not isinstance(price_factor, int | float)
             or not 0 <= price_factor <= 1
         ):
-            raise self.fail("outcome.price_factor", f"expected a number from 0 to 1, got {price_factor!r}")
+            raise self.fail(
+                "outcome.price_factor", f"expected a number from 0 to 1, got {price_factor!r}"
+            )
         grade_cap = raw.get("grade_cap")
         if grade_cap is not None and grade_cap not in [str(g) for g in Grade]:
-            raise self.fail("outcome.grade_cap", f"{grade_cap!r} is not one of {[str(g) for g in Grade]}")
+            raise self.fail(
+                "outcome.grade_cap", f"{grade_cap!r} is not one of {[str(g) for g in Grade]}"
+            )
         days = raw.get("recheck_after_days")
         if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 0):
-            raise self.fail("outcome.recheck_after_days", f"expected a whole number of days, got {days!r}")
+            raise self.fail(
+                "outcome.recheck_after_days", f"expected a whole number of days, got {days!r}"
+            )
         return Outcome(
             decision=Action(raw["decision"]),
             price_factor=None if price_factor is None else float(price_factor),
@@ -559,10 +583,21 @@ class _Reader:
         return tuple(conditions)
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that keeps dates as text, so a bad date is reported with its rule and field."""
+
+
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
 def _load_file(path: Path, *, shipped: bool) -> tuple[list[Rule], list[str]]:
     name = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except OSError as exc:
         raise RuleError(f"cannot read: {exc.strerror or exc}", path=name) from None
     except yaml.YAMLError as exc:
@@ -572,12 +607,15 @@ def _load_file(path: Path, *, shipped: bool) -> tuple[list[Rule], list[str]]:
     allowed = {"situation", "rules"} | (set() if shipped else {"disable"})
     unknown = set(data) - allowed
     if unknown:
-        raise RuleError(f"unknown top-level key; allowed: {sorted(allowed)}", path=name, field=sorted(unknown)[0])
+        raise RuleError(
+            f"unknown top-level key; allowed: {sorted(allowed)}",
+            path=name,
+            field=sorted(unknown)[0],
+        )
     file_situation = data.get("situation")
     raw_rules = data.get("rules") or []
     if not isinstance(raw_rules, list):
         raise RuleError("expected a list of rules", path=name, field="rules")
-    rules: list[Rule] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_rules):
         if not isinstance(raw, Mapping):
@@ -588,6 +626,9 @@ def _load_file(path: Path, *, shipped: bool) -> tuple[list[Rule], list[str]]:
         if rule_id in seen:
             raise RuleError("duplicate id in this file", path=name, rule_id=rule_id, field="id")
         seen.add(rule_id)
+    rules: list[Rule] = []
+    for raw in raw_rules:
+        rule_id = raw["id"]
         rule = _Reader(name, raw, rule_id).rule(file=path.name if shipped else name)
         if file_situation is not None and rule.situation != file_situation:
             raise RuleError(
@@ -614,16 +655,20 @@ def shipped_rule_files() -> list[Path]:
     return sorted(Path(str(directory / name)) for name in (f"{s}.yaml" for s in SITUATIONS))
 
 
-def load_rules(override: str | Path | None = None, *, files: Sequence[Path] | None = None) -> RuleSet:
+def load_rules(
+    override: str | Path | None = None, *, files: Sequence[Path] | None = None
+) -> RuleSet:
     """The shipped rules (or ``files``), with a dealer's ``override`` file merged in."""
     rules: dict[str, Rule] = {}
     for path in shipped_rule_files() if files is None else files:
         for rule in load_rule_file(path):
             if rule.id in rules:
                 raise RuleError(
-                    f"id also used in {rules[rule.id].file}", path=str(path), rule_id=rule.id, field="id"
+                    f"id also used in {rules[rule.id].file}",
+                    path=str(path),
+                    rule_id=rule.id,
+                    field="id",
                 )
             rules[rule.id] = rule
     ruleset = RuleSet(rules)
     return ruleset if override is None else ruleset.with_override(override)
-
