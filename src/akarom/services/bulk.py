@@ -326,6 +326,8 @@ async def run_bulk(
             summary=summary,
         )
         await state.start()
+        if on_progress is not None:
+            on_progress(0, total)  # the bar knows its length before the first row is back
         finished = _Finished(store.iter_finished_rows(run.id))
         # (row, its cells or an awaitable of them, whether it comes back from the database)
         queue: asyncio.Queue[tuple[InputRow, Any, bool] | None] = asyncio.Queue(
