@@ -152,13 +152,6 @@ def _hint(raw: str | None) -> Carrier | None:
         return None  # "SIMフリー", a shop name: no carrier to favour
 
 
-def _renamed(report: DeviceReport, raw: str) -> DeviceReport:
-    """The same report for another spelling of the same IMEI (a duplicate row)."""
-    return DeviceReport(
-        raw, report.identity, report.invalid, report.verdict, report.origin_carrier, report.results
-    )
-
-
 class _Finished:
     """The rows a resumed run already finished, merged in row order with the input."""
 
@@ -221,7 +214,7 @@ class _Run:
         if imei in self.recent:
             self.summary.duplicate_rows += 1
             self.recent.move_to_end(imei)
-            return result_cells(_renamed(self.recent[imei], row.imei), self.lang)
+            return result_cells(self.recent[imei].for_input(row.imei), self.lang)
         if imei in self.pending:
             self.summary.duplicate_rows += 1
             return self.pending[imei], row.imei
@@ -354,7 +347,7 @@ async def run_bulk(
                     cells = outcome
                 else:
                     task, raw = outcome
-                    cells = result_cells(_renamed(await task, raw), lang)
+                    cells = result_cells((await task).for_input(raw), lang)
                 writer.write_row(row.cells, cells)
                 if not resumed:
                     await state.finished(row, cells)

@@ -110,6 +110,10 @@ class DeviceReport:
     origin_carrier: Carrier | None
     results: tuple[CarrierResult, ...]
 
+    def for_input(self, raw: str) -> DeviceReport:
+        """The same report for another spelling of the same device (a repeated row)."""
+        return self if raw == self.input else replace(self, input=raw)
+
 
 def adapter_for(carrier: Carrier) -> type[CarrierAdapter]:
     """The adapter class that checks ``carrier`` (its politeness floor, its pages)."""
@@ -289,7 +293,7 @@ class Checker:
                 reports.append(await self.check(raw))
             else:
                 report = task.result()
-                reports.append(report if report.input == raw else _renamed(report, raw))
+                reports.append(report.for_input(raw))
         return reports
 
     async def check(
@@ -604,9 +608,3 @@ def _answered(observation: Observation) -> CarrierResult:
 
 def _unknown(carrier: Carrier, code: str, *, detail: str | None = None) -> CarrierResult:
     return CarrierResult(carrier=carrier, status=Status.UNKNOWN, error=code, detail=detail)
-
-
-def _renamed(report: DeviceReport, raw: str) -> DeviceReport:
-    return DeviceReport(
-        raw, report.identity, report.invalid, report.verdict, report.origin_carrier, report.results
-    )

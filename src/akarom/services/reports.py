@@ -45,10 +45,7 @@ def invalid_message(err: InvalidImei, raw: str, lang: Lang) -> str:
     """Why ``raw`` is not an IMEI, in words a person can act on."""
     key = f"imei.{err.code}"
     if err.code == "length":
-        try:
-            digits = compact(raw)
-        except Exception:  # noqa: BLE001  # only chooses between two wordings
-            digits = ""
+        digits = compact(raw)  # normalisation only; never raises for a str
         if len(digits) == 14 and digits.isdecimal():
             key = "imei.length.14"
     return text(key, lang)
