@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -17,15 +19,14 @@ from tests.cli_support import free_port
 from tests.services.conftest import DEVICES
 
 
-@pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    """A real sandbox server on a loopback port, for the duration of this module."""
-    scenario = parse_scenario(
-        {"seed": 1, "carriers": {"rakuten": {"mode": "maintenance"}}, "devices": DEVICES}
-    )
+@contextmanager
+def serving(scenario: dict[str, Any]) -> Iterator[str]:
+    """A real sandbox server for ``scenario`` on a loopback port; yields its URL."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(scenario), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(parse_scenario(scenario)), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -36,6 +37,15 @@ def sandbox_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    """The sandbox for this module: Rakuten in maintenance, so some answers stay open."""
+    with serving(
+        {"seed": 1, "carriers": {"rakuten": {"mode": "maintenance"}}, "devices": DEVICES}
+    ) as url:
+        yield url
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 import webbrowser
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +35,18 @@ from akarom import __version__
 from akarom.config import Settings
 from akarom.domain import Carrier, CarrierResult, Source, Status, Verdict, resolve_carrier
 from akarom.errors import ConfigError, InvalidImei, StorageError
+from akarom.services.advising import (
+    Circumstances,
+    DeviceAdvice,
+    Role,
+    RuleSet,
+    Seller,
+    Sim,
+    SituationAdvice,
+    advise,
+    load_advice_rules,
+    today_in_japan,
+)
 from akarom.services.bulk import BulkSummary, TableError, run_bulk
 from akarom.services.checks import (
     JST,
@@ -46,13 +58,17 @@ from akarom.services.checks import (
 )
 from akarom.services.database import Store, open_store
 from akarom.services.doctor import DoctorReport
+from akarom.services.explaining import Explanation, Topic, explain_topic, find_topic
 from akarom.services.history import device_history, export_evidence, history_json
 from akarom.services.manual import carrier_page, record_manual
 from akarom.services.reports import (
-    advice_for,
+    advice_json,
+    advice_lines,
     age_text,
     device_json,
     invalid_message,
+    manual_check_lines,
+    outcome_lines,
     result_reason,
     validation_json,
 )
@@ -81,6 +97,50 @@ AllCarriersOption = Annotated[
 ]
 FreshOption = Annotated[
     bool, typer.Option("--fresh", help="Ask the carriers even if a recent answer is stored.")
+]
+
+CarrierOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--carrier",
+        "-c",
+        help="Ask only this carrier (docomo, au, softbank, rakuten, or a brand such as "
+        "ahamo, uq, ymobile). Repeatable.",
+        show_default=False,
+    ),
+]
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="A dealer's advice rules merged over the shipped ones; also AKAROM_RULES_FILE.",
+        show_default=False,
+    ),
+]
+SimOption = Annotated[
+    Sim | None,
+    typer.Option(
+        "--sim", help="How the phone is locked: free, unlocked or locked.", show_default=False
+    ),
+]
+BoughtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bought",
+        help="When you bought it: YYYY-MM-DD, today/今日 or yesterday/昨日.",
+        show_default=False,
+    ),
+]
+AfterRepairOption = Annotated[
+    bool, typer.Option("--after-repair", help="The check follows a repair that swapped the body.")
+]
+SellerOption = Annotated[
+    Seller | None,
+    typer.Option("--seller", help="Who lists it: individual or store.", show_default=False),
+]
+CompensatesOption = Annotated[
+    bool,
+    typer.Option("--compensates", help="The seller compensates the buyer if the phone turns ×."),
 ]
 
 _VERDICT_STYLE = {
@@ -167,29 +227,28 @@ def validate(
 @app.command()
 def check(
     imeis: Annotated[list[str], typer.Argument(help="One or more IMEIs.", show_default=False)],
-    carrier: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--carrier",
-            "-c",
-            help="Ask only this carrier (docomo, au, softbank, rakuten, or a brand such as "
-            "ahamo, uq, ymobile). Repeatable.",
-            show_default=False,
-        ),
-    ] = None,
+    carrier: CarrierOption = None,
     all_carriers: AllCarriersOption = False,
     fresh: FreshOption = False,
+    role: Annotated[
+        Role, typer.Option("--for", help="Whose advice: buyer, seller or dealer.")
+    ] = Role.BUYER,
+    sim: SimOption = None,
+    bought: BoughtOption = None,
+    after_repair: AfterRepairOption = False,
+    seller: SellerOption = None,
+    compensates: CompensatesOption = False,
+    rules_file: RulesOption = None,
     as_json: JsonOption = False,
     lang: LangOption = None,
 ) -> None:
     """IMEI ごとに各キャリアの利用制限を確認します。Check each device at the carriers."""
     settings = _settings()
     chosen = _lang(lang, settings)
-    try:
-        carriers = [resolve_carrier(name) for name in carrier] if carrier else None
-    except ValueError as problem:
-        err.print(f"akarom: {problem} (docomo, au, softbank, rakuten)")
-        raise typer.Exit(2) from None
+    carriers = _carriers(carrier)
+    rules = _rules(settings, rules_file)
+    day = today_in_japan()
+    known = _circumstances(sim, bought, after_repair, seller, compensates, day)
     person = _person(settings, chosen, as_json)
     with _store(settings) as store:
         reports, manual_urls = asyncio.run(
@@ -204,12 +263,66 @@ def check(
             )
         )
     for report in reports:
+        advice = advise(report, rules, role, known, on=day)
         if as_json:
-            line = device_json(report, chosen, manual_urls)
+            line = device_json(report, advice, chosen, manual_urls)
             print(json.dumps(line, ensure_ascii=False), flush=True)
         else:
-            _print_report(report, chosen, manual_urls)
+            _print_report(report, chosen)
+            _print_advice(advice, report, chosen, manual_urls)
     raise typer.Exit(max(report.verdict.exit_code for report in reports))
+
+
+def _carriers(names: list[str] | None) -> list[Carrier] | None:
+    try:
+        return [resolve_carrier(name) for name in names] if names else None
+    except ValueError as problem:
+        err.print(f"akarom: {problem} (docomo, au, softbank, rakuten)")
+        raise typer.Exit(2) from None
+
+
+def _rules(settings: Settings, override: Path | None) -> RuleSet:
+    try:
+        return load_advice_rules(settings, override)
+    except ConfigError as problem:
+        err.print(f"akarom: {problem}")
+        raise typer.Exit(2) from None
+
+
+_DAY_WORDS = {"today": 0, "今日": 0, "きょう": 0, "yesterday": 1, "昨日": 1, "きのう": 1}
+
+
+def _circumstances(
+    sim: Sim | None,
+    bought: str | None,
+    after_repair: bool,
+    seller: Seller | None,
+    compensates: bool,
+    today: date,
+) -> Circumstances:
+    """What the person told us; a flag not given is unknown (None), never "no"."""
+    bought_on = None
+    if bought is not None:
+        word = bought.strip().casefold()
+        try:
+            bought_on = (
+                today - timedelta(days=_DAY_WORDS[word])
+                if word in _DAY_WORDS
+                else date.fromisoformat(word)
+            )
+        except ValueError:
+            err.print(f"akarom: --bought must be YYYY-MM-DD, today or yesterday, not {bought!r}")
+            raise typer.Exit(2) from None
+        if bought_on > today:
+            err.print(f"akarom: --bought {bought_on} is in the future")
+            raise typer.Exit(2)
+    return Circumstances(
+        sim=sim,
+        bought_on=bought_on,
+        after_repair=True if after_repair else None,
+        seller=seller,
+        compensates=True if compensates else None,
+    )
 
 
 class TerminalPerson:
@@ -288,7 +401,7 @@ async def _check(
     return reports, manual_urls
 
 
-def _print_report(report: DeviceReport, lang: Lang, manual_urls: dict[Carrier, str]) -> None:
+def _print_report(report: DeviceReport, lang: Lang) -> None:
     verdict_line = Text.assemble(
         (f"{text('label.verdict', lang)}: ", "bold"),
         (text(f"verdict.{report.verdict.value}.headline", lang), _VERDICT_STYLE[report.verdict]),
@@ -322,11 +435,173 @@ def _print_report(report: DeviceReport, lang: Lang, manual_urls: dict[Carrier, s
                 when,
             )
         out.print(table)
-    summary, actions = advice_for(report, lang, manual_urls)
+
+
+def _print_advice(
+    advice: DeviceAdvice, report: DeviceReport, lang: Lang, manual_urls: dict[Carrier, str]
+) -> None:
+    """The short form under a check: summary, actions, and the rules that decided."""
+    summary, actions = advice_lines(advice, report, lang, manual_urls)
     out.print(Text.assemble((f"{text('label.advice', lang)}: ", "bold"), summary))
     for action in actions:
         out.print(f"  ・{action}")
+    decided_by = ", ".join(dict.fromkeys(s.decision.rule_id or "-" for s in advice.situations))
+    out.print(Text(f"  {text('label.rule', lang)}: {decided_by}", "dim"))
     out.print()
+
+
+@app.command()
+def explain(
+    topic: Annotated[
+        str,
+        typer.Argument(
+            help="An IMEI; a symbol ○ △ × - ?; a term 白ロム 黒ロム 赤ロム SIMフリー "
+            "SIMロック解除済み; or 'imei' for how to find it.",
+            show_default=False,
+        ),
+    ],
+    roles: Annotated[
+        list[Role] | None,
+        typer.Option(
+            "--for", help="buyer, seller or dealer (repeatable; default: all).", show_default=False
+        ),
+    ] = None,
+    carrier: CarrierOption = None,
+    sim: SimOption = None,
+    bought: BoughtOption = None,
+    after_repair: AfterRepairOption = False,
+    seller: SellerOption = None,
+    compensates: CompensatesOption = False,
+    rules_file: RulesOption = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            help="Advise under the rules in force on this day (YYYY-MM-DD); default today.",
+            show_default=False,
+        ),
+    ] = None,
+    fresh: FreshOption = False,
+    as_json: JsonOption = False,
+    lang: LangOption = None,
+) -> None:
+    """記号・用語・端末へのアドバイスを説明します。Explain a symbol, a term or a device."""
+    settings = _settings()
+    chosen = _lang(lang, settings)
+    asked = tuple(dict.fromkeys(roles)) if roles else tuple(Role)
+    try:
+        found = find_topic(topic)
+    except InvalidImei as problem:
+        reason = invalid_message(problem, topic, chosen)
+        err.print(
+            f"akarom: {text('explain.unknown_topic', chosen).format(topic=topic, reason=reason)}"
+        )
+        err.print(text("explain.topics", chosen))
+        raise typer.Exit(2) from None
+    if found.kind != "device":
+        explanation = explain_topic(found, chosen, asked)
+        if as_json:
+            print(json.dumps(_explanation_json(found, explanation), ensure_ascii=False))
+        else:
+            _print_explanation(explanation, chosen)
+        raise typer.Exit(0)
+    day = _day(on)
+    carriers = _carriers(carrier)
+    rules = _rules(settings, rules_file)
+    known = _circumstances(sim, bought, after_repair, seller, compensates, day)
+    person = _person(settings, chosen, as_json)
+    with _store(settings) as store:
+        (report,), manual_urls = asyncio.run(
+            _check(
+                settings, store, [topic], carriers, all_carriers=False, fresh=fresh, person=person
+            )
+        )
+    advices = [advise(report, rules, role, known, on=day) for role in asked]
+    if as_json:
+        line = device_json(report, advices[0], chosen, manual_urls)
+        line["advice_by_role"] = {
+            advice.role.value: advice_json(advice, report, chosen, manual_urls)
+            for advice in advices
+        }
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+    else:
+        _print_report(report, chosen)
+        for advice in advices:
+            _print_full_advice(advice, report, chosen)
+        for line_text in manual_check_lines(report, chosen, manual_urls):
+            out.print(f"・{line_text}")
+        out.print(Text(text("label.rules_on", chosen).format(date=day.isoformat()), "dim"))
+    raise typer.Exit(report.verdict.exit_code)
+
+
+def _day(on: str | None) -> date:
+    if on is None:
+        return today_in_japan()
+    try:
+        return date.fromisoformat(on.strip())
+    except ValueError:
+        err.print(f"akarom: --on must be a date YYYY-MM-DD, not {on!r}")
+        raise typer.Exit(2) from None
+
+
+def _explanation_json(topic: Topic, explanation: Explanation) -> dict[str, object]:
+    return {
+        "topic": topic.kind,
+        "key": topic.key,
+        "title": explanation.title,
+        "paragraphs": list(explanation.paragraphs),
+        "by_role": {role.value: line for role, line in explanation.by_role},
+    }
+
+
+def _print_explanation(explanation: Explanation, lang: Lang) -> None:
+    out.print(Text(explanation.title, "bold"))
+    for paragraph in explanation.paragraphs:
+        out.print(f"  {paragraph}")
+    for role, line in explanation.by_role:
+        out.print(Text.assemble((f"  {text(f'role.{role.value}', lang)}: ", "bold"), line))
+
+
+_DECISION_STYLE = {
+    "allow": "bold green",
+    "allow_with_conditions": "bold yellow",
+    "refuse": "bold red",
+    "recheck": "bold magenta",
+    "advise": "bold",
+    "undecided": "bold magenta",
+}
+
+
+def _print_full_advice(advice: DeviceAdvice, report: DeviceReport, lang: Lang) -> None:
+    """Every decision of one role, with its figures, rule and sources."""
+    out.print(Text(f"■ {text(f'role.{advice.role.value}', lang)}", "bold underline"))
+    if advice.role is Role.SELLER:
+        out.print(f"  {advice_lines(advice, report, lang)[0]}")
+    for advised in advice.situations:
+        topic = (
+            f"marketplace.{advised.marketplace.value}"
+            if advised.marketplace
+            else f"situation.{advised.situation}"
+        )
+        out.print(Text(f"  {text(topic, lang)}: ", "bold") + _decision_text(advised, lang))
+        decision = advised.decision
+        out.print(f"    {decision.summary[lang]}")
+        for line in outcome_lines(decision, lang):
+            out.print(f"    {line}")
+        for action in decision.actions[lang]:
+            out.print(f"    ・{action}")
+        if decision.rule_id is not None:
+            rule = f"{text('label.rule', lang)}: {decision.rule_id} ({decision.rule_file})"
+            out.print(Text(f"    {rule}", "dim"))
+            out.print(
+                Text(f"    {text('label.sources', lang)}: {'; '.join(decision.sources)}", "dim")
+            )
+    out.print()
+
+
+def _decision_text(advised: SituationAdvice, lang: Lang) -> Text:
+    decision = advised.decision.decision.value
+    return Text(text(f"decision.{decision}", lang), _DECISION_STYLE[decision])
 
 
 def _when(result: CarrierResult, lang: Lang) -> str:
@@ -597,6 +872,17 @@ def doctor(
             checks.append((text("doctor.database", chosen), True, store.describe()))
     except StorageError as broken:
         checks.append((text("doctor.database", chosen), False, str(broken)))
+    try:
+        rules = load_advice_rules(settings)
+        source = (
+            str(settings.rules_file)
+            if settings.rules_file
+            else text("doctor.rules.shipped", chosen)
+        )
+        detail = text("doctor.rules.count", chosen).format(count=len(rules.rules), source=source)
+        checks.append((text("doctor.rules", chosen), True, detail))
+    except ConfigError as broken:
+        checks.append((text("doctor.rules", chosen), False, str(broken)))
     report = None
     if live:
         report = asyncio.run(_doctor_live(settings))

@@ -11,6 +11,8 @@
 ``AKAROM_<ID>_CONCURRENCY``     the same for one carrier
 ``AKAROM_DATA_DIR``             where akarom keeps its files (default: the
                                 user's data folder, via platformdirs)
+``AKAROM_RULES_FILE``           a dealer's advice rules, merged over the shipped
+                                ones (see ``akarom.advice``)
 ==============================  =============================================
 
 >>> s = Settings.from_env({"AKAROM_CARRIERS_URL": "http://127.0.0.1:8765/",
@@ -61,6 +63,7 @@ class Settings:
     lang: Lang
     data_dir: Path
     carriers: Mapping[Carrier, CarrierSettings]
+    rules_file: Path | None = None
 
     def carrier(self, carrier: Carrier) -> CarrierSettings:
         return self.carriers[carrier]
@@ -89,6 +92,7 @@ class Settings:
             lang=lang,  # type: ignore[arg-type]  # checked against Lang just above
             data_dir=Path(data_dir),
             carriers=carriers,
+            rules_file=Path(rules_file) if (rules_file := env.get("AKAROM_RULES_FILE")) else None,
         )
 
 

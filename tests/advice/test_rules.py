@@ -53,6 +53,11 @@ CASES: dict[str, tuple[str, Facts, Action]] = {
         facts(V.CAUTION, S.PENDING, C.AU),
         Action.ALLOW_WITH_CONDITIONS,
     ),
+    "purchase.caution.owned": (
+        "purchase",
+        facts(V.CAUTION, S.PENDING, C.SOFTBANK, days_since_purchase=10),
+        Action.ADVISE,
+    ),
     "purchase.pending.docomo": ("purchase", facts(V.CAUTION, S.PENDING, C.DOCOMO), Action.RECHECK),
     "purchase.unregistered.just_bought": (
         "purchase",
@@ -122,9 +127,14 @@ CASES: dict[str, tuple[str, Facts, Action]] = {
         facts(V.CAUTION, S.PENDING, C.AU, marketplace=YAHOO, seller=Seller.STORE, compensates=True),
         Action.ALLOW_WITH_CONDITIONS,
     ),
-    "marketplace.rakuma.not_ok": (
+    "marketplace.rakuma.pending": (
         "marketplace",
         facts(V.CAUTION, S.PENDING, C.RAKUTEN, marketplace=RAKUMA),
+        Action.REFUSE,
+    ),
+    "marketplace.rakuma.unregistered": (
+        "marketplace",
+        facts(V.CLEAR, S.UNREGISTERED, marketplace=RAKUMA, sim=Sim.FREE),
         Action.REFUSE,
     ),
     "marketplace.rakuma.ok": (

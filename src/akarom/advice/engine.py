@@ -17,6 +17,8 @@ the facts about a device match its ``when`` condition. Rules live in YAML files
           days_since_purchase: {min: 0, max: 2}
           after_repair: true
         outcome: {decision: allow_with_conditions, price_factor: 0.5}
+                                        # also: grade_cap: A, recheck_after_days: 2,
+                                        # must_state: [imei, contract_status]
         priority: 20
         summary: {ja: "...", en: "..."}
         actions: {ja: ["..."], en: ["..."]}
@@ -75,6 +77,7 @@ __all__ = [
     "Action",
     "Condition",
     "Decision",
+    "Disclosure",
     "Facts",
     "Grade",
     "Lang",
@@ -124,6 +127,16 @@ class Marketplace(StrEnum):
     MERCARI = "mercari"
     YAHOO = "yahoo"  # Yahoo!オークション / Yahoo!フリマ
     RAKUMA = "rakuma"  # 楽天ラクマ
+
+
+class Disclosure(StrEnum):
+    """What a marketplace listing must state (domain.md §5)."""
+
+    IMEI = "imei"
+    CONTRACT_STATUS = "contract_status"  # 契約状況: paid off / instalments remaining
+    ACQUISITION = "acquisition"  # 入手経路: where the seller got the phone
+    RESTRICTION_STATUS = "restriction_status"  # the ○/△/× shown by the selling carrier
+    COMPENSATION = "compensation"  # what the seller pays if the phone turns ×
 
 
 class Seller(StrEnum):
@@ -253,6 +266,7 @@ class Outcome:
     price_factor: float | None = None  # multiply the normal buy-back price
     grade_cap: Grade | None = None  # best grade the device may be sold under
     recheck_after_days: int | None = None
+    must_state: tuple[Disclosure, ...] = ()  # what a listing must state
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +410,7 @@ _RULE_KEYS = {
     "sources",
 }
 _REQUIRED_KEYS = ("id", "situation", "effective_from", "outcome", "summary", "actions", "sources")
-_OUTCOME_KEYS = {"decision", "price_factor", "grade_cap", "recheck_after_days"}
+_OUTCOME_KEYS = {"decision", "price_factor", "grade_cap", "recheck_after_days", "must_state"}
 _UNSAFE_VERDICTS = {str(v) for v in Verdict} - {str(v) for v in SAFE_VERDICTS}
 
 
@@ -544,11 +558,16 @@ class _Reader:
             raise self.fail(
                 "outcome.recheck_after_days", f"expected a whole number of days, got {days!r}"
             )
+        must_state = raw.get("must_state", [])
+        disclosures = [str(d) for d in Disclosure]
+        if not isinstance(must_state, list) or any(d not in disclosures for d in must_state):
+            raise self.fail("outcome.must_state", f"expected a list of {disclosures}")
         return Outcome(
             decision=Action(raw["decision"]),
             price_factor=None if price_factor is None else float(price_factor),
             grade_cap=None if grade_cap is None else Grade(grade_cap),
             recheck_after_days=days,
+            must_state=tuple(Disclosure(d) for d in must_state),
         )
 
     def when(self) -> tuple[Condition, ...]:

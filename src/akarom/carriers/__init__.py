@@ -15,6 +15,7 @@ from akarom.carriers._base import (
     Reading,
     Visit,
 )
+from akarom.carriers._symbols import symbol_status
 from akarom.carriers.au import AuAdapter
 from akarom.carriers.docomo import DocomoAdapter
 from akarom.carriers.rakuten import RakutenAdapter
@@ -32,6 +33,7 @@ __all__ = [
     "Reading",
     "Visit",
     "adapter_class",
+    "symbol_status",
 ]
 
 ADAPTERS: tuple[type[CarrierAdapter], ...] = (

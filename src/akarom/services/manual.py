@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from akarom.carriers import adapter_class
-from akarom.carriers._symbols import symbol_status
+from akarom.carriers import adapter_class, symbol_status
 from akarom.config import Settings
 from akarom.domain import Carrier, CarrierResult, Source
 from akarom.identity import parse

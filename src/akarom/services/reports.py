@@ -5,27 +5,33 @@ The CLI and the API render from here, so both say the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from akarom.advice import Decision
 from akarom.domain import Carrier, CarrierResult, Status, Verdict
 from akarom.errors import InvalidImei
 from akarom.identity import compact, parse
+from akarom.services.advising import DeviceAdvice, Role, SituationAdvice
 from akarom.services.checks import DeviceReport
 from akarom.texts import Lang, text
 
 __all__ = [
-    "Advice",
-    "advice_for",
+    "advice_json",
+    "advice_lines",
     "age_text",
     "device_json",
     "invalid_message",
+    "manual_check_lines",
+    "marketplace_json",
+    "outcome_lines",
     "result_json",
     "result_reason",
+    "seller_summary",
+    "situation_json",
     "validation_json",
 ]
-
-Advice = tuple[str, list[str]]
 
 
 def age_text(age: timedelta, lang: Lang) -> str:
@@ -101,63 +107,166 @@ def result_json(result: CarrierResult) -> dict[str, Any]:
 
 
 def device_json(
-    report: DeviceReport, lang: Lang, manual_urls: dict[Carrier, str] | None = None
+    report: DeviceReport,
+    advice: DeviceAdvice,
+    lang: Lang,
+    manual_urls: Mapping[Carrier, str] | None = None,
 ) -> dict[str, Any]:
     """One line of ``akarom check --json``."""
-    summary, actions = advice_for(report, lang, manual_urls)
     data: dict[str, Any] = {
         "input": report.input,
         "imei": report.identity.value if report.identity else None,
         "verdict": report.verdict.value,
         "origin_carrier": report.origin_carrier.value if report.origin_carrier else None,
         "results": [result_json(result) for result in report.results],
-        "advice": {"summary": summary, "actions": actions},
+        "advice": advice_json(advice, report, lang, manual_urls),
     }
     if report.invalid is not None:
         data["error"] = report.invalid.code
     return data
 
 
-def advice_for(
-    report: DeviceReport, lang: Lang, manual_urls: dict[Carrier, str] | None = None
-) -> Advice:
-    """A one-line summary and the next steps for this verdict.
+def advice_json(
+    advice: DeviceAdvice,
+    report: DeviceReport,
+    lang: Lang,
+    manual_urls: Mapping[Carrier, str] | None = None,
+) -> dict[str, Any]:
+    """The ``advice`` object: INTERFACES' summary and actions, then how they were decided."""
+    summary, actions = advice_lines(advice, report, lang, manual_urls)
+    return {
+        "summary": summary,
+        "actions": actions,
+        "role": advice.role.value,
+        "on": advice.on.isoformat(),
+        "decisions": [situation_json(situation, lang) for situation in advice.situations],
+        "marketplaces": [marketplace_json(place, lang) for place in advice.marketplaces],
+    }
+
+
+def situation_json(advised: SituationAdvice, lang: Lang) -> dict[str, Any]:
+    decision, outcome = advised.decision, advised.decision.outcome
+    return {
+        "situation": advised.situation,
+        "marketplace": advised.marketplace.value if advised.marketplace else None,
+        "decision": decision.decision.value,
+        "summary": decision.summary[lang],
+        "actions": list(decision.actions[lang]),
+        "price_factor": outcome.price_factor,
+        "grade_cap": outcome.grade_cap.value if outcome.grade_cap else None,
+        "recheck_after_days": outcome.recheck_after_days,
+        "must_state": [item.value for item in outcome.must_state],
+        "rule": decision.rule_id,
+        "rule_file": decision.rule_file,
+        "sources": list(decision.sources),
+    }
+
+
+def marketplace_json(advised: SituationAdvice, lang: Lang) -> dict[str, Any]:
+    """Whether one marketplace accepts the listing (null: cannot say yet) and what it needs."""
+    assert advised.marketplace is not None
+    return {
+        "marketplace": advised.marketplace.value,
+        "allowed": advised.allowed,
+        "decision": advised.decision.decision.value,
+        "must_state": [item.value for item in advised.decision.outcome.must_state],
+        "summary": advised.decision.summary[lang],
+        "rule": advised.decision.rule_id,
+    }
+
+
+def advice_lines(
+    advice: DeviceAdvice,
+    report: DeviceReport,
+    lang: Lang,
+    manual_urls: Mapping[Carrier, str] | None = None,
+) -> tuple[str, list[str]]:
+    """A one-line summary and the next steps, from every decision of the role.
 
     ``manual_urls`` are the carriers' own check pages, offered when a carrier
     could not be asked so a person can look for themselves.
     """
-    verdict = report.verdict
-    if verdict is Verdict.INVALID:
-        reason = invalid_message(report.invalid, report.input, lang) if report.invalid else ""
-        summary = text("advice.invalid.summary", lang)
-        return f"{summary} ({reason})" if reason else summary, [
-            text("advice.invalid.action.find_imei", lang)
-        ]
-    if verdict is Verdict.RED:
-        return text("advice.red.summary", lang), [
-            text("advice.red.action.dont_buy", lang),
-            text("advice.red.action.contact_seller", lang),
-            text("advice.red.action.other_networks", lang),
-        ]
-    if verdict is Verdict.CAUTION:
-        actions = [text("advice.caution.action.ask_proof", lang)]
-        if report.origin_carrier is Carrier.DOCOMO:
-            actions.append(text("advice.caution.action.docomo_new", lang))
-        return text("advice.caution.summary", lang), actions
-    if verdict is Verdict.CLEAR:
-        if report.origin_carrier is None:
-            return text("advice.clear.unregistered.summary", lang), [
-                text("advice.clear.action.recheck_new", lang),
-                text("advice.clear.action.keep_record", lang),
-            ]
-        return text("advice.clear.summary", lang), [text("advice.clear.action.keep_record", lang)]
-    actions = [text("advice.incomplete.action.retry", lang)]
+    if advice.role is Role.SELLER:
+        summary = seller_summary(advice.marketplaces, lang)
+        actions = _grouped_by_marketplace(advice.situations, lang)
+    else:
+        summary = advice.first.summary[lang]
+        every = (action for s in advice.situations for action in s.decision.actions[lang])
+        actions = list(dict.fromkeys(every))
+    if report.invalid is not None:
+        summary = f"{summary} ({invalid_message(report.invalid, report.input, lang)})"
+    return summary, actions + manual_check_lines(report, lang, manual_urls)
+
+
+def manual_check_lines(
+    report: DeviceReport, lang: Lang, manual_urls: Mapping[Carrier, str] | None
+) -> list[str]:
+    """Where a person can look for themselves when a carrier could not be asked."""
     unanswered = [r.carrier for r in report.results if r.status is Status.UNKNOWN]
-    if manual_urls and unanswered:
-        actions.append(text("advice.incomplete.action.manual", lang))
-        actions.extend(
-            f"{text(f'carrier.{carrier.value}', lang)}: {manual_urls[carrier]}"
-            for carrier in unanswered
-            if carrier in manual_urls
-        )
-    return text("advice.incomplete.summary", lang), actions
+    if report.verdict is not Verdict.INCOMPLETE or not manual_urls or not unanswered:
+        return []
+    return [text("advice.incomplete.action.manual", lang)] + [
+        f"{text(f'carrier.{carrier.value}', lang)}: {manual_urls[carrier]}"
+        for carrier in unanswered
+        if carrier in manual_urls
+    ]
+
+
+def outcome_lines(decision: Decision, lang: Lang) -> list[str]:
+    """The outcome's figures in words: price, best grade, when to re-check, what to state.
+
+    >>> from datetime import date
+    >>> from akarom.advice import Action, Outcome
+    >>> d = Decision("buyback", Outcome(Action.ALLOW_WITH_CONDITIONS, price_factor=0.5),
+    ...              {}, {}, None, None, (), date(2026, 1, 1))
+    >>> outcome_lines(d, "en")
+    ['Buy-back price: 50% of normal']
+    """
+    outcome = decision.outcome
+    lines = []
+    if outcome.price_factor is not None and outcome.price_factor != 1:
+        percent = f"{outcome.price_factor * 100:g}"
+        lines.append(text("outcome.price_factor", lang).format(percent=percent))
+    if outcome.grade_cap is not None:
+        lines.append(text("outcome.grade_cap", lang).format(grade=outcome.grade_cap.value))
+    if outcome.recheck_after_days is not None:
+        days = outcome.recheck_after_days
+        lines.append(text("outcome.recheck_after_days", lang).format(days=days))
+    if outcome.must_state:
+        items = _join([text(f"disclosure.{item.value}", lang) for item in outcome.must_state], lang)
+        lines.append(text("outcome.must_state", lang).format(items=items))
+    return lines
+
+
+def seller_summary(marketplaces: Sequence[SituationAdvice], lang: Lang) -> str:
+    """``メルカリに出品できます。Yahoo!・ラクマには出品できません。`` in one line."""
+    rules = {place.decision.rule_id for place in marketplaces}
+    if len(rules) == 1:  # one rule for all three (a 赤ロム, no verdict yet): say it once
+        return marketplaces[0].decision.summary[lang]
+    parts = []
+    for allowed, key in ((True, "allowed"), (False, "refused"), (None, "undecided")):
+        names = [_marketplace_name(p, lang) for p in marketplaces if p.allowed is allowed]
+        if names:
+            parts.append(text(f"advice.seller.{key}", lang).format(places=_join(names, lang)))
+    return ("" if lang == "ja" else " ").join(parts)
+
+
+def _grouped_by_marketplace(situations: Sequence[SituationAdvice], lang: Lang) -> list[str]:
+    """Each action once, prefixed with the marketplaces it is for unless it is for all."""
+    places_by_action: dict[str, list[str]] = {}
+    for advised in situations:
+        for action in advised.decision.actions[lang]:
+            places_by_action.setdefault(action, []).append(_marketplace_name(advised, lang))
+    return [
+        action if len(names) == len(situations) else f"{_join(names, lang)}: {action}"
+        for action, names in places_by_action.items()
+    ]
+
+
+def _marketplace_name(advised: SituationAdvice, lang: Lang) -> str:
+    assert advised.marketplace is not None
+    return text(f"marketplace.{advised.marketplace.value}", lang)
+
+
+def _join(names: Sequence[str], lang: Lang) -> str:
+    return ("・" if lang == "ja" else ", ").join(names)

@@ -1,0 +1,173 @@
+"""Advice for a checked device, per role: the dated rules decide, the catalogue words it.
+
+A *role* is who asks: a ``buyer`` (a consumer buying, or who just bought, a used phone),
+a ``seller`` (listing it on a marketplace) or a ``dealer`` (buying it back, grading it,
+guaranteeing it). Each role maps to the situations of ``akarom.advice`` it needs; the
+rules in force on the day decide each one and name the rule that did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from akarom.advice import (
+    Action,
+    Decision,
+    Facts,
+    Marketplace,
+    RuleSet,
+    Seller,
+    Sim,
+    load_rules,
+)
+from akarom.config import Settings
+from akarom.domain import Status, Verdict
+from akarom.services.checks import JST, DeviceReport
+
+__all__ = [
+    "ROLE_SITUATIONS",
+    "Circumstances",
+    "DeviceAdvice",
+    "Marketplace",
+    "Role",
+    "RuleSet",
+    "Seller",
+    "Sim",
+    "SituationAdvice",
+    "advise",
+    "load_advice_rules",
+    "today_in_japan",
+]
+
+
+class Role(StrEnum):
+    BUYER = "buyer"
+    SELLER = "seller"
+    DEALER = "dealer"
+
+
+#: The situations each role is advised on, the one that answers its first question first.
+ROLE_SITUATIONS: Mapping[Role, tuple[str, ...]] = {
+    Role.BUYER: ("purchase",),
+    Role.SELLER: ("marketplace",),
+    Role.DEALER: ("buyback", "sale_grade", "guarantee"),
+}
+
+
+def today_in_japan() -> date:
+    """The day the advice is for: carriers and marketplaces date their rules in JST."""
+    return datetime.now(JST).date()
+
+
+def load_advice_rules(settings: Settings, override: Path | None = None) -> RuleSet:
+    """The shipped rules with the dealer's file (``override``, else ``AKAROM_RULES_FILE``).
+
+    Raises ``akarom.advice.RuleError`` (a ``ConfigError``) naming the file, rule and field.
+    """
+    return load_rules(override=override or settings.rules_file)
+
+
+@dataclass(frozen=True, slots=True)
+class Circumstances:
+    """What the person knows about the device besides the carriers' answers.
+
+    ``bought_on`` is set once the person owns the device; ``after_repair`` when the
+    check follows a repair that swapped the body (a new IMEI). ``seller`` and
+    ``compensates`` describe the one listing it on a marketplace.
+    """
+
+    sim: Sim | None = None
+    bought_on: date | None = None
+    after_repair: bool | None = None
+    seller: Seller | None = None
+    compensates: bool | None = None
+
+    def facts(self, report: DeviceReport, on: date, marketplace: Marketplace | None) -> Facts:
+        if self.bought_on is not None and self.bought_on > on:
+            raise ValueError(f"the purchase date {self.bought_on} is after {on}")
+        return Facts(
+            verdict=report.verdict,
+            status=_selling_carrier_status(report),
+            origin_carrier=report.origin_carrier,
+            sim=self.sim,
+            days_since_purchase=None if self.bought_on is None else (on - self.bought_on).days,
+            after_repair=self.after_repair,
+            marketplace=marketplace,
+            seller=self.seller,
+            compensates=self.compensates,
+        )
+
+
+def _selling_carrier_status(report: DeviceReport) -> Status | None:
+    """The selling carrier's answer; ``unregistered`` when no carrier has a record."""
+    if report.origin_carrier is not None:
+        return next(r.status for r in report.results if r.carrier is report.origin_carrier)
+    if report.verdict is Verdict.CLEAR:
+        return Status.UNREGISTERED  # clear without a seller: every carrier said "-"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SituationAdvice:
+    """The decision for one situation (and marketplace, when listing)."""
+
+    situation: str
+    marketplace: Marketplace | None
+    decision: Decision
+
+    @property
+    def allowed(self) -> bool | None:
+        """True or False when the rules say so; None when nobody can say yet."""
+        if self.decision.decision in (Action.ALLOW, Action.ALLOW_WITH_CONDITIONS):
+            return True
+        if self.decision.decision is Action.REFUSE:
+            return False
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAdvice:
+    """One role's advice for one device on one day."""
+
+    role: Role
+    on: date
+    situations: tuple[SituationAdvice, ...]  # ROLE_SITUATIONS order; sellers: per marketplace
+    marketplaces: tuple[SituationAdvice, ...]  # every marketplace, whatever the role
+
+    @property
+    def first(self) -> Decision:
+        return self.situations[0].decision
+
+
+def advise(
+    report: DeviceReport,
+    rules: RuleSet,
+    role: Role = Role.BUYER,
+    circumstances: Circumstances | None = None,
+    on: date | None = None,
+) -> DeviceAdvice:
+    """Decide every situation ``role`` needs for ``report``, under the rules in force ``on``."""
+    known = circumstances or Circumstances()
+    day = on or today_in_japan()
+    marketplaces = tuple(
+        SituationAdvice(
+            "marketplace",
+            place,
+            rules.decide("marketplace", known.facts(report, day, place), on=day),
+        )
+        for place in Marketplace
+    )
+    situations: list[SituationAdvice] = []
+    for situation in ROLE_SITUATIONS[role]:
+        if situation == "marketplace":
+            situations.extend(marketplaces)
+        else:
+            facts = known.facts(report, day, None)
+            situations.append(
+                SituationAdvice(situation, None, rules.decide(situation, facts, on=day))
+            )
+    return DeviceAdvice(role=role, on=day, situations=tuple(situations), marketplaces=marketplaces)
