@@ -6,6 +6,7 @@ into maintenance for its own duration.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -332,3 +333,41 @@ def test_explain_something_unknown_lists_what_it_can_explain(run) -> None:
     assert result.exit_code == 2
     assert "説明できる項目" in result.output
     assert "白ロム" in result.output
+
+
+def test_bulk_adds_the_dealers_advice_columns(run, tmp_path: Path) -> None:
+    source, report = tmp_path / "intake.csv", tmp_path / "report.csv"
+    imeis = [OK_AT_DOCOMO, PENDING_AT_SOFTBANK, RESTRICTED_AT_AU, "12345"]
+    lines = [f"{number},{imei}" for number, imei in enumerate(imeis, start=1)]
+    source.write_text("No,IMEI\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    ours = tmp_path / "ours.yaml"
+    ours.write_text(OVERRIDE, encoding="utf-8")
+    result = run("bulk", str(source), "-o", str(report), "--for", "dealer", "--rules", str(ours))
+    assert result.exit_code == 0, result.output
+    with report.open(encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert list(rows[0])[-7:] == [
+        "buyback",
+        "buyback_price_factor",
+        "sale_grade",
+        "grade_cap",
+        "guarantee",
+        "advice",
+        "advice_rules",
+    ]
+    ok, pending, red, broken = rows
+    assert (ok["buyback"], ok["grade_cap"]) == ("allow", "S")  # the dealer's own grade rule
+    assert (pending["buyback"], pending["buyback_price_factor"]) == ("allow_with_conditions", "0.3")
+    assert pending["advice"] == "△は通常の3割で買い取ります。"
+    assert (red["buyback"], red["sale_grade"], red["guarantee"]) == ("refuse",) * 3
+    assert broken["verdict"] == "invalid"
+    assert broken["buyback"] == "recheck"
+    assert broken["advice_rules"] == "buyback.incomplete sale_grade.incomplete guarantee.incomplete"
+
+
+def test_bulk_without_a_role_keeps_the_interfaces_columns(run, tmp_path: Path) -> None:
+    source, report = tmp_path / "intake.csv", tmp_path / "report.csv"
+    source.write_text(f"IMEI\n{OK_AT_DOCOMO}\n", encoding="utf-8")
+    assert run("bulk", str(source), "-o", str(report)).exit_code == 0
+    header = report.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.endswith("checked_at,error")

@@ -47,7 +47,7 @@ from akarom.services.advising import (
     load_advice_rules,
     today_in_japan,
 )
-from akarom.services.bulk import BulkSummary, TableError, run_bulk
+from akarom.services.bulk import BulkSummary, RowAdvice, TableError, run_bulk
 from akarom.services.checks import (
     JST,
     CaptchaChallenge,
@@ -629,16 +629,37 @@ def bulk(
     ] = False,
     all_carriers: AllCarriersOption = False,
     fresh: FreshOption = False,
+    role: Annotated[
+        Role | None,
+        typer.Option(
+            "--for",
+            help="Add this role's advice columns: buyer, seller or dealer.",
+            show_default=False,
+        ),
+    ] = None,
+    rules_file: RulesOption = None,
     lang: LangOption = None,
 ) -> None:
     """表の全行を確認し、結果列を加えて書き出します。Check every row of a spreadsheet."""
     settings = _settings()
     chosen = _lang(lang, settings)
+    advice = None
+    if role is not None:
+        advice = RowAdvice(_rules(settings, rules_file), role, today_in_japan(), chosen)
     with _store(settings) as store:
         try:
             summary = asyncio.run(
                 _bulk(
-                    settings, store, input_file, output, column, resume, all_carriers, fresh, chosen
+                    settings,
+                    store,
+                    input_file,
+                    output,
+                    column,
+                    resume,
+                    all_carriers,
+                    fresh,
+                    chosen,
+                    advice,
                 )
             )
         except TableError as problem:
@@ -661,6 +682,7 @@ async def _bulk(
     all_carriers: bool,
     fresh: bool,
     lang: Lang,
+    advice: RowAdvice | None,
 ) -> BulkSummary:
     progress = Progress(
         TextColumn("{task.description}"),
@@ -692,6 +714,7 @@ async def _bulk(
                 fresh=fresh,
                 lang=lang,
                 on_progress=advance,
+                advice=advice,
             )
 
 

@@ -821,10 +821,13 @@ class Writer:
         fmt: TableFormat,
         header: Sequence[str],
         preamble: Sequence[Sequence[str]],
+        extra_columns: Sequence[str] = (),
     ) -> None:
         self.path = path
         self.format = fmt
         self.width = len(header)
+        #: Every column akarom adds: RESULT_COLUMNS, then the caller's extra ones.
+        self.added_columns: tuple[str, ...] = (*RESULT_COLUMNS, *extra_columns)
         #: Data rows written so far.
         self.rows_written = 0
         self._temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
@@ -845,7 +848,7 @@ class Writer:
                 self._backend = _CsvBackend(fd, fmt)
             for cells in preamble:
                 self._backend.write(list(cells))
-            self._backend.write([*header, *RESULT_COLUMNS])
+            self._backend.write([*header, *self.added_columns])
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 self._temporary.unlink()
@@ -856,14 +859,14 @@ class Writer:
     def write_row(
         self, cells: Sequence[str], result: Mapping[str, str | None] | None = None
     ) -> None:
-        """Write one row: its original cells, then ``result`` keyed by RESULT_COLUMNS.
+        """Write one row: its original cells, then ``result`` keyed by the added columns.
 
         Missing result keys are left empty; unknown keys raise ``ValueError``.
         """
         result = result or {}
         if not self._open:
             raise ValueError(f"{self.path}: the writer is closed")
-        unknown = set(result) - set(RESULT_COLUMNS)
+        unknown = set(result) - set(self.added_columns)
         if unknown:
             raise ValueError(f"unknown result columns: {sorted(unknown)}")
         if self._rows_limit is not None and self.rows_written >= self._rows_limit:
@@ -879,7 +882,7 @@ class Writer:
         surplus = list(cells[self.width :])
         while surplus and not surplus[-1]:
             surplus.pop()
-        added = [result.get(name) or "" for name in RESULT_COLUMNS]
+        added = [result.get(name) or "" for name in self.added_columns]
         self._backend.write([*original, *added, *surplus])
         self.rows_written += 1
 
@@ -949,10 +952,12 @@ def open_output(
     input_format: TableFormat | None = None,
     preamble: Sequence[Sequence[str]] = (),
     encoding: str | None = None,
+    extra_columns: Sequence[str] = (),
 ) -> Writer:
     """Start writing the report to ``path`` (.csv, .tsv or .xlsx, by its extension).
 
-    ``header`` is the input's header; :data:`RESULT_COLUMNS` follow it. Give the
+    ``header`` is the input's header; :data:`RESULT_COLUMNS` follow it, then
+    ``extra_columns`` (the advice columns of ``bulk --for``). Give the
     input's ``input_format`` so cp932 input gets cp932 CSV output (otherwise UTF-8
     with BOM; ``encoding`` overrides), and its ``preamble`` to keep title rows.
     Nothing appears at ``path`` until :meth:`Writer.close`. Raises
@@ -975,7 +980,7 @@ def open_output(
         except LookupError:
             raise ValueError(f"unknown encoding {encoding!r}") from None
         fmt = TableFormat(kind, encoding=encoding, delimiter="\t" if kind == "tsv" else ",")
-    return Writer(path, fmt, header, preamble)
+    return Writer(path, fmt, header, preamble, extra_columns)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -23,13 +23,21 @@ from akarom.domain import (
 from akarom.errors import ConfigError, InvalidChecksum
 from akarom.identity import parse
 from akarom.services.advising import (
+    Answer,
     Circumstances,
     Role,
     advise,
     load_advice_rules,
 )
+from akarom.services.bulk import RowAdvice, result_cells
 from akarom.services.checks import DeviceReport
-from akarom.services.reports import advice_json, advice_lines, device_json
+from akarom.services.reports import (
+    ADVICE_COLUMNS,
+    advice_cells,
+    advice_json,
+    advice_lines,
+    device_json,
+)
 
 RULES = load_rules()
 DAY = date(2026, 11, 27)
@@ -62,7 +70,7 @@ def rule_ids(advice) -> list[str | None]:
 
 def test_facts_come_from_the_selling_carriers_answer() -> None:
     facts = Circumstances(sim=Sim.UNLOCKED, bought_on=date(2026, 11, 20)).facts(
-        sold_by(Carrier.AU, Status.PENDING), DAY, None
+        Answer.of(sold_by(Carrier.AU, Status.PENDING)), DAY, None
     )
     assert (facts.verdict, facts.status, facts.origin_carrier) == (
         Verdict.CAUTION,
@@ -75,18 +83,18 @@ def test_facts_come_from_the_selling_carriers_answer() -> None:
 
 def test_no_record_anywhere_is_unregistered_and_an_open_answer_has_no_status() -> None:
     clear = report(*everyone_says(Status.UNREGISTERED))
-    assert Circumstances().facts(clear, DAY, None).status is Status.UNREGISTERED
+    assert Circumstances().facts(Answer.of(clear), DAY, None).status is Status.UNREGISTERED
     unknown = report(
         *(answer(c, Status.UNREGISTERED) for c in Carrier if c is not Carrier.RAKUTEN),
         CarrierResult(Carrier.RAKUTEN, Status.UNKNOWN, error="maintenance"),
     )
-    facts = Circumstances().facts(unknown, DAY, None)
+    facts = Circumstances().facts(Answer.of(unknown), DAY, None)
     assert (facts.verdict, facts.status) == (Verdict.INCOMPLETE, None)
 
 
 def test_a_purchase_date_after_the_day_is_refused() -> None:
     with pytest.raises(ValueError, match="after"):
-        Circumstances(bought_on=date(2026, 12, 1)).facts(report(), DAY, None)
+        Circumstances(bought_on=date(2026, 12, 1)).facts(Answer.of(report()), DAY, None)
 
 
 @pytest.mark.parametrize(
@@ -280,3 +288,20 @@ def test_no_role_is_ever_told_yes_for_a_red_or_open_device(
     for situation in (*advice.situations, *advice.marketplaces):
         assert situation.allowed is not True
         assert situation.decision.decision not in (Action.ALLOW, Action.ALLOW_WITH_CONDITIONS)
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        sold_by(Carrier.DOCOMO, Status.OK),
+        sold_by(Carrier.SOFTBANK, Status.PENDING),
+        sold_by(Carrier.AU, Status.RESTRICTED),
+        report(*everyone_says(Status.UNREGISTERED)),
+    ],
+)
+@pytest.mark.parametrize("role", list(Role))
+def test_a_spreadsheet_row_gets_the_advice_its_report_would(device, role) -> None:
+    """Rows finished before an interruption come back as cells: same advice as live ones."""
+    from_cells = RowAdvice(RULES, role, DAY, "ja").cells(result_cells(device, "ja"))
+    assert from_cells == advice_cells(advise(device, RULES, role, on=DAY), "ja")
+    assert set(from_cells) <= set(ADVICE_COLUMNS[role])

@@ -25,11 +25,12 @@ from akarom.advice import (
     load_rules,
 )
 from akarom.config import Settings
-from akarom.domain import Status, Verdict
+from akarom.domain import Carrier, Status, Verdict
 from akarom.services.checks import JST, DeviceReport
 
 __all__ = [
     "ROLE_SITUATIONS",
+    "Answer",
     "Circumstances",
     "DeviceAdvice",
     "Marketplace",
@@ -86,13 +87,13 @@ class Circumstances:
     seller: Seller | None = None
     compensates: bool | None = None
 
-    def facts(self, report: DeviceReport, on: date, marketplace: Marketplace | None) -> Facts:
+    def facts(self, answer: Answer, on: date, marketplace: Marketplace | None) -> Facts:
         if self.bought_on is not None and self.bought_on > on:
             raise ValueError(f"the purchase date {self.bought_on} is after {on}")
         return Facts(
-            verdict=report.verdict,
-            status=_selling_carrier_status(report),
-            origin_carrier=report.origin_carrier,
+            verdict=answer.verdict,
+            status=answer.status,
+            origin_carrier=answer.origin_carrier,
             sim=self.sim,
             days_since_purchase=None if self.bought_on is None else (on - self.bought_on).days,
             after_repair=self.after_repair,
@@ -102,13 +103,32 @@ class Circumstances:
         )
 
 
-def _selling_carrier_status(report: DeviceReport) -> Status | None:
-    """The selling carrier's answer; ``unregistered`` when no carrier has a record."""
-    if report.origin_carrier is not None:
-        return next(r.status for r in report.results if r.carrier is report.origin_carrier)
-    if report.verdict is Verdict.CLEAR:
-        return Status.UNREGISTERED  # clear without a seller: every carrier said "-"
-    return None
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the carriers said, as far as advice needs it."""
+
+    verdict: Verdict
+    status: Status | None  # the selling carrier's; unregistered when no carrier has a record
+    origin_carrier: Carrier | None
+
+    @classmethod
+    def of(cls, report: DeviceReport) -> Answer:
+        return cls.from_symbols(
+            report.verdict,
+            report.origin_carrier,
+            {result.carrier: result.status for result in report.results},
+        )
+
+    @classmethod
+    def from_symbols(
+        cls, verdict: Verdict, origin: Carrier | None, statuses: Mapping[Carrier, Status]
+    ) -> Answer:
+        status = None
+        if origin is not None:
+            status = statuses.get(origin)
+        elif verdict is Verdict.CLEAR:
+            status = Status.UNREGISTERED  # clear without a seller: every carrier said "-"
+        return cls(verdict, status, origin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +164,15 @@ class DeviceAdvice:
 
 
 def advise(
-    report: DeviceReport,
+    report: DeviceReport | Answer,
     rules: RuleSet,
     role: Role = Role.BUYER,
     circumstances: Circumstances | None = None,
     on: date | None = None,
 ) -> DeviceAdvice:
     """Decide every situation ``role`` needs for ``report``, under the rules in force ``on``."""
+    if isinstance(report, DeviceReport):
+        report = Answer.of(report)
     known = circumstances or Circumstances()
     day = on or today_in_japan()
     marketplaces = tuple(

@@ -20,21 +20,29 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from akarom.domain import ALL_CARRIERS, Carrier, Source, Status, Verdict, resolve_carrier
 from akarom.errors import InvalidImei
 from akarom.identity import Identity, parse
+from akarom.services.advising import Answer, Role, RuleSet, advise
 from akarom.services.checks import JST, Checker, DeviceReport
 from akarom.services.inference import TacLearner
-from akarom.services.reports import invalid_message, result_reason
+from akarom.services.reports import ADVICE_COLUMNS, advice_cells, invalid_message, result_reason
 from akarom.storage import Store, StoredRow, StoredRun, tac_of
 from akarom.tabular import InputRow, Table, TableError, open_output, open_table
 from akarom.texts import Lang
 
-__all__ = ["BulkSummary", "ProgressCallback", "TableError", "result_cells", "run_bulk"]
+__all__ = [
+    "BulkSummary",
+    "ProgressCallback",
+    "RowAdvice",
+    "TableError",
+    "result_cells",
+    "run_bulk",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +101,36 @@ def result_cells(report: DeviceReport, lang: Lang) -> dict[str, str]:
         )
     cells["error"] = "; ".join(problems)
     return cells
+
+
+_STATUS_OF_SYMBOL = {status.symbol: status for status in Status}
+
+
+@dataclass(frozen=True, slots=True)
+class RowAdvice:
+    """``bulk --for ROLE``: the role's advice as extra columns of every row.
+
+    Worked out from a row's result columns when it is written, so a resumed run
+    gives rows finished before the interruption the same advice as the others.
+    """
+
+    rules: RuleSet
+    role: Role
+    on: date
+    lang: Lang
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return ADVICE_COLUMNS[self.role]
+
+    def cells(self, result: dict[str, str]) -> dict[str, str]:
+        origin = result["origin_carrier"]
+        answer = Answer.from_symbols(
+            Verdict(result["verdict"]),
+            Carrier(origin) if origin else None,
+            {c: _STATUS_OF_SYMBOL[result[c.value]] for c in ALL_CARRIERS if result.get(c.value)},
+        )
+        return advice_cells(advise(answer, self.rules, self.role, on=self.on), self.lang)
 
 
 def _file_sha256(path: Path) -> str:
@@ -289,8 +327,11 @@ async def run_bulk(
     lang: Lang = "ja",
     in_flight: int = DEFAULT_IN_FLIGHT,
     on_progress: ProgressCallback | None = None,
+    advice: RowAdvice | None = None,
 ) -> BulkSummary:
     """Check every row of ``input_path`` and write the report to ``output_path``.
+
+    With ``advice``, every row also gets its role's advice columns (``ADVICE_COLUMNS``).
 
     Raises ``TableError`` for an unusable file (before any carrier is asked).
     The report appears at ``output_path`` only when every row is written.
@@ -327,7 +368,11 @@ async def run_bulk(
             maxsize=in_flight * 4
         )
         writer = open_output(
-            output_path, table.header, input_format=table.format, preamble=table.preamble
+            output_path,
+            table.header,
+            input_format=table.format,
+            preamble=table.preamble,
+            extra_columns=advice.columns if advice is not None else (),
         )
 
         async def produce() -> None:
@@ -348,7 +393,8 @@ async def run_bulk(
                 else:
                     task, raw = outcome
                     cells = result_cells((await task).for_input(raw), lang)
-                writer.write_row(row.cells, cells)
+                written = cells if advice is None else {**cells, **advice.cells(cells)}
+                writer.write_row(row.cells, written)
                 if not resumed:
                     await state.finished(row, cells)
                 summary.rows += 1

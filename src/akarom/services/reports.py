@@ -18,8 +18,11 @@ from akarom.services.checks import DeviceReport
 from akarom.texts import Lang, text
 
 __all__ = [
+    "ADVICE_COLUMNS",
+    "advice_cells",
     "advice_json",
     "advice_lines",
+    "advice_summary",
     "age_text",
     "device_json",
     "invalid_message",
@@ -186,11 +189,10 @@ def advice_lines(
     ``manual_urls`` are the carriers' own check pages, offered when a carrier
     could not be asked so a person can look for themselves.
     """
+    summary = advice_summary(advice, lang)
     if advice.role is Role.SELLER:
-        summary = seller_summary(advice.marketplaces, lang)
         actions = _grouped_by_marketplace(advice.situations, lang)
     else:
-        summary = advice.first.summary[lang]
         every = (action for s in advice.situations for action in s.decision.actions[lang])
         actions = list(dict.fromkeys(every))
     if report.invalid is not None:
@@ -236,6 +238,45 @@ def outcome_lines(decision: Decision, lang: Lang) -> list[str]:
         items = _join([text(f"disclosure.{item.value}", lang) for item in outcome.must_state], lang)
         lines.append(text("outcome.must_state", lang).format(items=items))
     return lines
+
+
+def advice_summary(advice: DeviceAdvice, lang: Lang) -> str:
+    """The one line: where a seller may list it, else the first decision's summary."""
+    if advice.role is Role.SELLER:
+        return seller_summary(advice.marketplaces, lang)
+    return advice.first.summary[lang]
+
+
+#: The columns ``akarom bulk --for ROLE`` adds after INTERFACES' result columns.
+ADVICE_COLUMNS: Mapping[Role, tuple[str, ...]] = {
+    Role.BUYER: ("purchase", "advice", "advice_rules"),
+    Role.SELLER: ("mercari", "yahoo", "rakuma", "advice", "advice_rules"),
+    Role.DEALER: (
+        "buyback",
+        "buyback_price_factor",
+        "sale_grade",
+        "grade_cap",
+        "guarantee",
+        "advice",
+        "advice_rules",
+    ),
+}
+
+
+def advice_cells(advice: DeviceAdvice, lang: Lang) -> dict[str, str]:
+    """One spreadsheet row's advice: a decision code per situation, its figures, the rules."""
+    cells: dict[str, str] = {}
+    for advised in advice.situations:
+        outcome = advised.decision.outcome
+        column = advised.marketplace.value if advised.marketplace else advised.situation
+        cells[column] = advised.decision.decision.value
+        if advised.situation == "buyback" and outcome.price_factor is not None:
+            cells["buyback_price_factor"] = f"{outcome.price_factor:g}"
+        if advised.situation == "sale_grade" and outcome.grade_cap is not None:
+            cells["grade_cap"] = outcome.grade_cap.value
+    cells["advice"] = advice_summary(advice, lang)
+    cells["advice_rules"] = " ".join(s.decision.rule_id or "-" for s in advice.situations)
+    return cells
 
 
 def seller_summary(marketplaces: Sequence[SituationAdvice], lang: Lang) -> str:
