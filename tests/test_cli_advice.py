@@ -16,6 +16,7 @@ import pytest
 from tests.cli_support import json_lines
 from tests.conftest import serving
 from tests.services.conftest import (
+    DEALER_RULES,
     DEVICES,
     OK_AT_DOCOMO,
     PENDING_AT_DOCOMO,
@@ -184,31 +185,9 @@ def test_human_check_output_gives_the_advice_and_the_deciding_rule(run) -> None:
     assert "根拠: buyback.pending, sale_grade.pending, guarantee.pending" in result.stdout
 
 
-OVERRIDE = """
-rules:
-  - id: buyback.pending
-    situation: buyback
-    effective_from: 2010-01-01
-    when: {verdict: [caution]}
-    outcome: {decision: allow_with_conditions, price_factor: 0.3}
-    summary: {ja: "△は通常の3割で買い取ります。", en: "We buy △ at 30 % of the normal price."}
-    actions: {ja: ["店長の承認を得てください。"], en: ["Get the manager's approval."]}
-    sources: ["our buy-back terms, 2026"]
-  - id: ours.sale_grade.clear.top_only_ok_or_none
-    situation: sale_grade
-    effective_from: 2010-01-01
-    when: {verdict: [clear], status: [ok, unregistered]}
-    outcome: {decision: allow, grade_cap: S}
-    priority: 10
-    summary: {ja: "○または-なので最上位グレードで販売できます。", en: "○ or -: top grade allowed."}
-    actions: {ja: [], en: []}
-    sources: ["our grading policy"]
-"""
-
-
 def test_a_dealers_file_changes_the_outcome(run, tmp_path: Path) -> None:
     ours = tmp_path / "ours.yaml"
-    ours.write_text(OVERRIDE, encoding="utf-8")
+    ours.write_text(DEALER_RULES, encoding="utf-8")
     shipped = json_lines(run("check", "--json", "--for", "dealer", PENDING_AT_SOFTBANK).stdout)
     overridden = json_lines(
         run("check", "--json", "--for", "dealer", PENDING_AT_SOFTBANK, "--rules", str(ours)).stdout
@@ -234,7 +213,7 @@ def test_a_dealers_file_changes_the_outcome(run, tmp_path: Path) -> None:
 
 def test_a_broken_dealers_file_stops_before_any_carrier_is_asked(run, tmp_path: Path) -> None:
     ours = tmp_path / "ours.yaml"
-    ours.write_text(OVERRIDE.replace("price_factor: 0.3", "price_factor: 30"), encoding="utf-8")
+    ours.write_text(DEALER_RULES.replace("price_factor: 0.3", "price_factor: 30"), encoding="utf-8")
     result = run("check", PENDING_AT_SOFTBANK, "--rules", str(ours))
     assert result.exit_code == 2
     assert "buyback.pending" in result.output
@@ -341,7 +320,7 @@ def test_bulk_adds_the_dealers_advice_columns(run, tmp_path: Path) -> None:
     lines = [f"{number},{imei}" for number, imei in enumerate(imeis, start=1)]
     source.write_text("No,IMEI\n" + "\n".join(lines) + "\n", encoding="utf-8")
     ours = tmp_path / "ours.yaml"
-    ours.write_text(OVERRIDE, encoding="utf-8")
+    ours.write_text(DEALER_RULES, encoding="utf-8")
     result = run("bulk", str(source), "-o", str(report), "--for", "dealer", "--rules", str(ours))
     assert result.exit_code == 0, result.output
     with report.open(encoding="utf-8-sig", newline="") as stream:

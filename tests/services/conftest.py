@@ -33,6 +33,28 @@ DEVICES = {
     PENDING_AT_DOCOMO: {"docomo": "pending"},
 }
 
+#: A dealer's own advice rules: △ bought back at 30 %, the top grade for ○ or -.
+DEALER_RULES = """
+rules:
+  - id: buyback.pending
+    situation: buyback
+    effective_from: 2010-01-01
+    when: {verdict: [caution]}
+    outcome: {decision: allow_with_conditions, price_factor: 0.3}
+    summary: {ja: "△は通常の3割で買い取ります。", en: "We buy △ at 30 % of the normal price."}
+    actions: {ja: ["店長の承認を得てください。"], en: ["Get the manager's approval."]}
+    sources: ["our buy-back terms, 2026"]
+  - id: ours.sale_grade.clear.top_only_ok_or_none
+    situation: sale_grade
+    effective_from: 2010-01-01
+    when: {verdict: [clear], status: [ok, unregistered]}
+    outcome: {decision: allow, grade_cap: S}
+    priority: 10
+    summary: {ja: "○または-なので最上位グレードで販売できます。", en: "○ or -: top grade allowed."}
+    actions: {ja: [], en: []}
+    sources: ["our grading policy"]
+"""
+
 Sandboxed = Callable[..., Any]
 
 

@@ -38,6 +38,7 @@ from akarom.services.reports import (
     advice_lines,
     device_json,
 )
+from tests.services.conftest import DEALER_RULES
 
 RULES = load_rules()
 DAY = date(2026, 11, 27)
@@ -231,20 +232,7 @@ def test_an_invalid_input_says_why_and_is_never_allowed_anywhere() -> None:
 
 def test_the_dealers_file_comes_from_the_setting(tmp_path: Path) -> None:
     override = tmp_path / "ours.yaml"
-    override.write_text(
-        """
-rules:
-  - id: buyback.pending
-    situation: buyback
-    effective_from: 2010-01-01
-    when: {verdict: [caution]}
-    outcome: {decision: allow_with_conditions, price_factor: 0.3}
-    summary: {ja: "△は3割で買い取ります。", en: "We buy △ at 30 %."}
-    actions: {ja: [], en: []}
-    sources: ["our buy-back terms"]
-""",
-        encoding="utf-8",
-    )
+    override.write_text(DEALER_RULES, encoding="utf-8")
     settings = Settings.from_env({"AKAROM_RULES_FILE": str(override)})
     ours = load_advice_rules(settings)
     device = sold_by(Carrier.DOCOMO, Status.PENDING)
