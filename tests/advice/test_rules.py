@@ -21,7 +21,7 @@ from akarom.advice import (
     load_rules,
 )
 from akarom.advice.engine import SAFE_ACTIONS, SITUATIONS, shipped_rule_files
-from akarom.domain import Carrier, Status, Verdict, answer
+from akarom.domain import Carrier, Status, Verdict
 
 TODAY = date(2025, 6, 1)
 RULES = load_rules()
@@ -217,15 +217,6 @@ def test_docomo_pending_rule_starts_june_2016() -> None:
     assert (
         RULES.decide("purchase", docomo, on=date(2016, 6, 1)).rule_id == "purchase.pending.docomo"
     )
-
-
-def test_facts_from_results() -> None:
-    known = Facts.from_results(
-        [answer(C.DOCOMO, S.UNREGISTERED), answer(C.AU, S.RESTRICTED)], sim=Sim.UNLOCKED
-    )
-    assert (known.verdict, known.status, known.origin_carrier) == (V.RED, S.RESTRICTED, C.AU)
-    everyone = Facts.from_results([answer(c, S.UNREGISTERED) for c in Carrier])
-    assert (everyone.verdict, everyone.status) == (V.CLEAR, S.UNREGISTERED)
 
 
 def test_unknown_situation() -> None:

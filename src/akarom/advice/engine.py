@@ -50,7 +50,7 @@ skipped at decision time otherwise. When no rule applies the decision is
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -61,12 +61,9 @@ from typing import Any, Literal
 import yaml
 
 from akarom.domain import (
-    ALL_CARRIERS,
     Carrier,
-    CarrierResult,
     Status,
     Verdict,
-    decide_verdict,
 )
 from akarom.errors import ConfigError
 
@@ -193,34 +190,6 @@ class Facts:
     marketplace: Marketplace | None = None
     seller: Seller | None = None
     compensates: bool | None = None
-
-    @classmethod
-    def from_results(
-        cls,
-        results: Iterable[CarrierResult],
-        carriers: Collection[Carrier] = ALL_CARRIERS,
-        **known: Any,
-    ) -> Facts:
-        """Facts from per-carrier answers plus what else is ``known`` (sim=, ...).
-
-        >>> from akarom.domain import answer
-        >>> f = Facts.from_results([answer(Carrier.AU, Status.PENDING)], sim=Sim.UNLOCKED)
-        >>> f.verdict, f.status, f.origin_carrier
-        (<Verdict.CAUTION: 'caution'>, <Status.PENDING: 'pending'>, <Carrier.AU: 'au'>)
-        """
-        results = list(results)
-        decision = decide_verdict(results, carriers)
-        status: Status | None = None
-        if decision.origin_carrier is not None:
-            status = next(r.status for r in results if r.carrier is decision.origin_carrier)
-        elif results and all(r.status is Status.UNREGISTERED for r in results):
-            status = Status.UNREGISTERED
-        return cls(
-            verdict=decision.verdict,
-            status=status,
-            origin_carrier=decision.origin_carrier,
-            **known,
-        )
 
 
 _CHOICE_FACTS: dict[str, tuple[str, ...]] = {

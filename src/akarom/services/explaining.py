@@ -67,18 +67,17 @@ _SYMBOL_WORDS: dict[str, Status] = {
     "バツ": Status.RESTRICTED,
     "batsu": Status.RESTRICTED,
     "x": Status.RESTRICTED,
-    "?": Status.UNKNOWN,
-    "？": Status.UNKNOWN,
+    "?": Status.UNKNOWN,  # ？ too: NFKC folds it
     **{status.value: status for status in Status},
 }
 
 
 def find_topic(query: str) -> Topic:
     """The topic ``query`` names; raises ``InvalidImei`` when it is none and no IMEI either."""
-    status = symbol_status(query) or _SYMBOL_WORDS.get(_folded(query) or query.strip())
+    folded = _folded(query)
+    status = symbol_status(query) or _SYMBOL_WORDS.get(folded)
     if status is not None:
         return Topic("symbol", status.value)
-    folded = _folded(query)
     if folded in _TERMS:
         return Topic("term", _TERMS[folded])
     if folded in _IMEI_HELP:
