@@ -55,7 +55,7 @@ def test_parse_result_is_pure_on_the_recorded_page(
 ) -> None:
     """The answer page alone gives the answer: parsing needs no network and no state."""
     page = Replay.load(adapter.CARRIER, case.name, case.imei).result_page()
-    assert adapter.parse_result(page).status is case.expect
+    assert adapter.parse_result(page, case.imei).status is case.expect
 
 
 def test_every_carrier_has_exactly_one_adapter() -> None:

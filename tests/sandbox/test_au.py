@@ -83,7 +83,7 @@ async def test_result(make_app: Callable[..., Starlette], status: str, symbol: s
     assert header_charset(response) == "Shift_JIS"
     items = list_items(response)
     assert len(items) == 2
-    assert items[0] == ("製造番号", IMEI)
+    assert items[0] == ("製造番号（IMEI）", IMEI)
     heading, details = items[1]
     assert heading == "状態"
     assert details[0] == symbol
@@ -96,7 +96,7 @@ async def test_meid_is_accepted(make_app: Callable[..., Starlette]) -> None:
     async with open_client(app) as client:
         response = await submit(client, "a1000012345678")
     items = list_items(response)
-    assert items[0] == ("製造番号", "A1000012345678")
+    assert items[0] == ("製造番号（IMEI）", "A1000012345678")
     assert items[1][1].startswith("〇")
 
 

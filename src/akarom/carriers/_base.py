@@ -88,7 +88,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import ClassVar
 from urllib.parse import urlencode
@@ -96,6 +96,15 @@ from urllib.parse import urlencode
 import httpx
 from selectolax.lexbor import LexborHTMLParser
 
+from akarom.carriers._template import (
+    Echo,
+    Mismatch,
+    PageTemplate,
+    Reading,
+    Reason,
+    Values,
+    Wording,
+)
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
@@ -170,21 +179,31 @@ def declared_charset(content: bytes, headers: Mapping[str, str]) -> str | None:
 
 
 def _encoding(content: bytes, headers: Mapping[str, str], default: str) -> str:
+    # A byte-order mark outranks any declaration, as in a browser (WHATWG "decode").
+    if content.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
     return declared_charset(content, headers) or codec_name(default) or "utf-8"
 
 
 def decode_body(content: bytes, headers: Mapping[str, str], default: str) -> str:
-    """Decode a page by the charset it declares (``declared_charset``), else ``default``.
+    """Decode a page as a browser would: by its byte-order mark, else the charset it
+    declares (``declared_charset``), else ``default``; the mark itself is dropped.
 
-    Undecodable bytes become U+FFFD, which no parser accepts as a symbol: a page in
-    an unexpected encoding ends as ``unknown``, never as a misread answer.
+    Undecodable bytes become U+FFFD, which no template accepts: a page in an
+    unexpected encoding ends as ``unknown``, never as a misread answer.
 
     >>> decode_body("○".encode("cp932"), {"content-type": "text/html; charset=Shift_JIS"}, "utf-8")
     '○'
     >>> decode_body(b'<meta charset="utf-8">\\xe2\\x97\\x8b', {}, "cp932")[-1]
     '○'
+    >>> decode_body(b"\\xef\\xbb\\xbf\\xe2\\x97\\x8b", {"content-type": "text/html; charset=cp932"},
+    ...             "cp932")
+    '○'
     """
-    return content.decode(_encoding(content, headers, default), errors="replace")
+    text = content.decode(_encoding(content, headers, default), errors="replace")
+    return text.removeprefix("\ufeff")
 
 
 _HEX_DIGITS = frozenset("0123456789ABCDEF")
@@ -285,19 +304,6 @@ class Page:
     def text(self, default_encoding: str) -> str:
         """The body decoded as it declares, else with ``default_encoding``."""
         return decode_body(self.content, self.headers, default_encoding)
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What a result page shows: a status, the symbol as printed, the carrier's wording."""
-
-    status: Status
-    symbol: str
-    message: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.status is Status.UNKNOWN:
-            raise ValueError("a Reading is an answer the page gave; unknown is not one")
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,6 +547,10 @@ class CarrierAdapter(ABC):
     TESTS: ClassVar[tuple[AdapterCase, ...]] = ()
     PROBE_PATH: ClassVar[str]  # set to ENTRY_PATH by __init_subclass__ unless given
     PROBE_EXTRA_PATHS: ClassVar[tuple[str, ...]] = ()
+    TEMPLATES: ClassVar[tuple[PageTemplate, ...]]
+    ECHO: ClassVar[Echo]
+    #: What is known and unknown about the answer page, for ``docs/carriers.md``.
+    TEMPLATE_NOTES: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -648,9 +658,47 @@ class CarrierAdapter(ABC):
         """Walk the check flow for ``imei`` and return ``parse_result`` of the answer."""
 
     @classmethod
-    @abstractmethod
-    def parse_result(cls, page: Page) -> Reading:
-        """Read the answer from a result page; ``ParseError`` if it shows none."""
+    def parse_result(cls, page: Page, imei: str) -> Reading:
+        """The answer ``page`` gives about ``imei``, read from the template it matches whole.
+
+        ``ParseError`` (its ``field`` the ``Reason``) when it matches none. **Pure.**
+        """
+        values = cls.recognise(page, imei)
+        reading = values["status"]
+        assert isinstance(reading, Reading), "a template's status slot reads a Reading"
+        wording = values.get("wording")
+        if isinstance(wording, Wording):
+            if wording.status is not reading.status:
+                raise ParseError(
+                    f"the symbol {reading.symbol} ({reading.status}) comes with the wording "
+                    f"for {wording.status}: {wording.text[:80]!r}",
+                    field=Reason.WORDING,
+                )
+            reading = replace(reading, message=wording.text)
+        return reading
+
+    @classmethod
+    def recognise(cls, page: Page, imei: str) -> Values:
+        """The slots of the first of ``TEMPLATES`` that ``page`` matches whole.
+
+        ``ParseError`` naming the template that came closest and what differs.
+        """
+        closest: tuple[PageTemplate, Mismatch] | None = None
+        for template in cls.TEMPLATES:
+            try:
+                values = template.match(page, imei, cls.DEFAULT_ENCODING)
+            except Mismatch as err:
+                if closest is None or err.order > closest[1].order:
+                    closest = (template, err)
+                continue
+            if cls.ECHO is Echo.REQUIRED and "echo" not in values:
+                raise ParseError(
+                    f"{template.name}: the answer does not name the IMEI", field=Reason.ECHO
+                )
+            return values
+        assert closest is not None, f"{cls.__name__} has no TEMPLATES"
+        template, mismatch = closest
+        raise ParseError(f"not {template.name}: {mismatch}", field=mismatch.reason)
 
     @classmethod  # noqa: B027  # an optional hook: empty by default, not abstract
     def screen_page(cls, page: Page) -> None:

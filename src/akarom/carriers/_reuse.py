@@ -12,9 +12,9 @@ per-session token, are UNVERIFIED), so nothing is assumed:
 
 1. A kept form is used only while younger than ``FORM_TTL`` seconds, counted from
    the GET that read it (not from its last use), so a form never lives on forever.
-2. A kept form's answer counts only if ``_answer`` accepts it: ``parse_result``
-   reads a result **and** the IMEI echo, where the adapter checks one, names the
-   device asked about. Anything ``_answer`` refuses with ``ParseError`` (the form
+2. A kept form's answer counts only if ``parse_result`` accepts it: the page
+   matches a result template whole, and its IMEI echo, where the carrier has one,
+   names the device asked about. Anything it refuses with ``ParseError`` (the form
    shown again, an error page such as 「不正な画面遷移です」, an unexpected HTTP
    status such as a 404 for a moved action, an echo of another device) drops the
    kept form and the check GETs a fresh form and POSTs once more; if that fails
@@ -97,7 +97,7 @@ class CheckForm:
 class FormKeepingAdapter(CarrierAdapter):
     """An adapter whose check is GET form → POST it, keeping the form between checks.
 
-    A subclass implements ``read_check_form`` and ``_answer`` and calls
+    A subclass implements ``read_check_form`` and calls
     ``_check_with_form`` from its ``_check``. See the module docstring for the rules.
     """
 
@@ -133,10 +133,6 @@ class FormKeepingAdapter(CarrierAdapter):
     @abstractmethod
     def read_check_form(cls, page: Page, *, read_at: float = 0.0) -> CheckForm:
         """**Pure**: the ``CheckForm`` of a form page; ``ParseError`` when it has none."""
-
-    @abstractmethod
-    def _answer(self, page: Page, imei: str) -> Reading:
-        """The reading of an answer page for ``imei`` (``parse_result`` and any echo check)."""
 
     async def _check_with_form(self, imei: str, visit: Visit) -> Reading:
         """POST the kept form, falling back to a fresh one; see the module docstring."""
@@ -189,4 +185,4 @@ class FormKeepingAdapter(CarrierAdapter):
             form_encoding=form.encoding,
             headers={"Referer": form.referer},
         )
-        return self._answer(page, imei)
+        return self.parse_result(page, imei)

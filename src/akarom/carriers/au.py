@@ -91,24 +91,23 @@ sandbox's 「不正な画面遷移です」 page. Still unverified about the liv
 
 from __future__ import annotations
 
-import unicodedata
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from akarom.carriers import _screens
-from akarom.carriers._base import (
-    AdapterCase,
-    Page,
-    Reading,
-    Visit,
-    declared_charset,
-    echo_matches,
-)
+from akarom.carriers._base import AdapterCase, Page, Reading, Visit, declared_charset
 from akarom.carriers._forms import action_path, find_form
 from akarom.carriers._reuse import CheckForm, FormKeepingAdapter
-from akarom.carriers._symbols import BLANKS, SYMBOLS
+from akarom.carriers._template import (
+    Echo,
+    HtmlTemplate,
+    date_slot,
+    echo_slot,
+    one_of,
+    symbol_with_wording_slot,
+)
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
@@ -118,14 +117,12 @@ from akarom.errors import (
     ParseError,
     RateLimited,
 )
-from akarom.identity import compact
 
 __all__ = ["AuAdapter"]
 
 _FORM_NAME = "nextForm"
 _ACTION_FILE = "WCE009002.hc"
 _STATUS_HEADING = "状態"
-_ECHO_HEADINGS = ("製造番号", "IMEI", "MEID")
 # The Forbidden page as saved in sanuei/jp-iphone-checker:debug_au.html (§2.1, 2025/26).
 _FORBIDDEN_TEXT = "要求されたページへのアクセスが禁止されています"
 
@@ -137,30 +134,6 @@ def _items(tree: LexborHTMLParser, words: tuple[str, ...]) -> list[LexborNode]:
         for item in tree.css("li.list_item")
         if any(word in heading.text() for heading in item.css(".list_heading") for word in words)
     ]
-
-
-def _is_fragment(symbol: str, follower: str) -> bool:
-    """Whether ``symbol`` followed by ``follower`` reads as a piece of a word, not an answer.
-
-    Some symbol characters also occur inside words: ー in katakana (ネットワーク, whose
-    tail ーク starts a text once the page is cut), ``-`` in identifiers and dates
-    (``http-equiv``, 2026-11-26), －/− before numbers, 〇 in kanji numerals (二〇二六).
-    Scrapers take the first character of the details (§2.3), so the wording may follow
-    the symbol with no blank; only these word-like pairs are refused.
-    """
-    if symbol == "ー":
-        return "\u30a1" <= follower <= "\u30fa"  # a katakana letter
-    if symbol == "-":
-        return (follower.isascii() and follower.isalnum()) or follower in "-_>/."
-    if symbol in "－−":
-        return unicodedata.normalize("NFKC", follower).isdigit()
-    if symbol == "〇":
-        return follower in "〇一二三四五六七八九十百千万"
-    return False
-
-
-def _collapse(text: str) -> str:
-    return " ".join(text.replace("\u3000", " ").split())
 
 
 def _is_maintenance(tree: LexborHTMLParser, visible: str) -> bool:
@@ -206,13 +179,50 @@ def _imei_field_name(form: LexborNode | None) -> str:
     return _imei_input(form) or "imei"
 
 
-def _same_device(echo: str, imei: str) -> bool:
-    """Whether an echoed number names ``imei``: the first 14 characters agree.
+#: The wording after the symbol, per status, as reconstructed (fixtures, 2026-11-26).
+#: au's real sentences are UNVERIFIED (§2.3): the first live page with another
+#: sentence is refused (``unknown``) and shows up as drift in ``akarom doctor``.
+WORDINGS: dict[Status, tuple[str, ...]] = {
+    Status.OK: ("ご利用いただけます。ネットワーク利用制限の対象外です。",),
+    Status.PENDING: (
+        "ご利用いただけますが、代金債務の不履行等により、"
+        "今後ネットワーク利用制限の対象となる可能性があります。",
+    ),
+    Status.RESTRICTED: ("利用制限中のため、この携帯電話機はご利用いただけません。",),
+    Status.UNREGISTERED: ("製造番号が確認できません。",),
+}
 
-    Characters that are not hex digits (a mask such as ``*``) are not compared; an
-    echo shorter than 14 characters cannot be compared and is accepted.
-    """
-    return len(echo) < 14 or echo_matches(echo, imei, masked=True)
+#: The result list of §2.3: an item 「製造番号」 echoing the IMEI (the first item in
+#: 2025, INFERRED), the item 「状態」 whose details start with the symbol, and perhaps
+#: a date item, in any order; au's header, title, note and footer around it.
+RESULT = HtmlTemplate(
+    "au's result list (carrier-sites.md §2.3)",
+    """<html><head><title>ネットワーク利用制限携帯電話機照会 | auお客さまサポート</title></head>
+<body>
+<div id="wrapper">
+<div id="header" data-t="optional"><p class="logo">auお客さまサポート</p></div>
+<div id="contents">
+<h1 class="hdg_lv1">ネットワーク利用制限携帯電話機照会</h1>
+<ul class="list" data-t="any-order">
+<li class="list_item"><div class="list_heading">{echo_heading}</div>\
+<div class="list_details">{echo}</div></li>
+<li class="list_item"><div class="list_heading">状態</div>\
+<div class="list_details">{status}</div></li>
+<li class="list_item" data-t="optional"><div class="list_heading">照会日</div>\
+<div class="list_details">{date}</div></li>
+</ul>
+<p class="txt_note" data-t="optional">照会結果は翌日以降に変わることがあります。</p>
+</div>
+<div id="footer"><p class="copyright">&copy; KDDI CORPORATION</p></div>
+</div>
+</body></html>""",
+    slots={
+        "echo_heading": one_of("製造番号（IMEI）", "製造番号（IMEI/MEID）"),
+        "echo": echo_slot(),
+        "status": symbol_with_wording_slot(WORDINGS),
+        "date": date_slot(),
+    },
+)
 
 
 class AuAdapter(FormKeepingAdapter):
@@ -235,6 +245,8 @@ class AuAdapter(FormKeepingAdapter):
     # The page historically took "IMEI/MEID" (§2.4); whether today's form does is
     # unverified (2026-11-26). A MEID is sent as given, 14 hex digits.
     ACCEPTS_MEID: ClassVar[bool] = True
+    TEMPLATES = (RESULT,)
+    ECHO = Echo.REQUIRED  # the 製造番号 item (§2.3: 状態 is the 2nd item, the 1st the IMEI)
 
     TESTS: ClassVar[tuple[AdapterCase, ...]] = (
         AdapterCase(
@@ -411,16 +423,6 @@ class AuAdapter(FormKeepingAdapter):
         """POST the kept form (else GET a fresh one) with the IMEI; read the answer and echo."""
         return await self._check_with_form(imei, visit)
 
-    def _answer(self, page: Page, imei: str) -> Reading:
-        """``parse_result``, refused when the page echoes another 製造番号."""
-        reading = self.parse_result(page)
-        echo = self.echoed_id(page)
-        if echo is not None and not _same_device(echo, imei):
-            raise ParseError(
-                f"the result page answers for 製造番号 {echo}, not {imei}", field="imei echo"
-            )
-        return reading
-
     @classmethod
     def read_check_form(cls, page: Page, *, read_at: float = 0.0) -> CheckForm:
         """``nextForm`` as sent: its action, every field as served, the IMEI input's name.
@@ -468,65 +470,6 @@ class AuAdapter(FormKeepingAdapter):
         if _imei_input(form) is None:
             problems.append("the form has no IMEI input (#imei, name=imei or IMEI)")
         return problems
-
-    @classmethod
-    def parse_result(cls, page: Page) -> Reading:
-        """The symbol at the start of the 「状態」 item's details, and the wording after it."""
-        tree = cls._tree(page)
-        items = _items(tree, (_STATUS_HEADING,))
-        if not items:
-            notice = tree.css_first("body > div:nth-of-type(1) > div:nth-of-type(2) > p")
-            shown = _collapse(notice.text()) if notice is not None else ""
-            if shown:
-                raise ParseError(
-                    f"no result list; the page shows a notice instead: {shown[:200]}",
-                    field="result list",
-                )
-            raise ParseError("no li.list_item with a 状態 heading", field="result list")
-        if len(items) > 1:
-            raise ParseError(f"{len(items)} items are headed 状態", field="status item")
-        details = items[0].css(".list_details")
-        if len(details) != 1:
-            raise ParseError(
-                f"the 状態 item has {len(details)} .list_details", field="status details"
-            )
-        return cls._read_details(details[0])
-
-    @staticmethod
-    def _read_details(details: LexborNode) -> Reading:
-        texts = [
-            node.text_content or ""
-            for node in details.traverse(include_text=True)
-            if node.is_text_node
-        ]
-        first = next((t.strip(BLANKS) for t in texts if t.strip(BLANKS)), "")
-        if not first:
-            raise ParseError("the 状態 details are empty", field="symbol")
-        symbol = first[0]
-        if symbol not in SYMBOLS:
-            raise ParseError(
-                f"状態 does not start with a known symbol: {first[:20]!r}", field="symbol"
-            )
-        follower = first[1:2]
-        if follower in SYMBOLS:
-            raise ParseError(f"two symbols in a row: {first[:2]!r}", field="symbol")
-        if follower and _is_fragment(symbol, follower):
-            raise ParseError(f"the symbol is part of a word: {first[:20]!r}", field="symbol")
-        wording = _collapse("".join(texts)).lstrip(BLANKS)[1:].lstrip(BLANKS + ":：")
-        return Reading(SYMBOLS[symbol], symbol, wording or None)
-
-    @classmethod
-    def echoed_id(cls, page: Page) -> str | None:
-        """The 製造番号 the result page echoes, compacted; None when it shows none."""
-        tree = cls._tree(page)
-        for item in _items(tree, _ECHO_HEADINGS):
-            if any(_STATUS_HEADING in h.text() for h in item.css(".list_heading")):
-                continue
-            details = item.css_first(".list_details")
-            echo = compact(details.text()) if details is not None else ""
-            if echo:
-                return echo
-        return None
 
     @classmethod
     def screen_page(cls, page: Page) -> None:

@@ -111,7 +111,6 @@ Unverified about the live site (carrier-sites.md §10)
 
 from __future__ import annotations
 
-import re
 import time
 import unicodedata
 from collections.abc import Mapping
@@ -122,7 +121,6 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 import httpx
-from selectolax.lexbor import LexborHTMLParser
 
 from akarom.carriers import _screens
 from akarom.carriers._base import (
@@ -134,10 +132,16 @@ from akarom.carriers._base import (
     Reading,
     Visit,
     declared_charset,
-    echo_matches,
 )
 from akarom.carriers._forms import action_path, find_form
-from akarom.carriers._symbols import SYMBOLS, leading_symbol
+from akarom.carriers._template import (
+    Echo,
+    HtmlTemplate,
+    date_slot,
+    echo_slot,
+    symbol_slot,
+    wording_slot,
+)
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
@@ -148,16 +152,14 @@ from akarom.errors import (
     ParseError,
     RateLimited,
 )
-from akarom.identity import compact
 
 __all__ = ["CaptchaForm", "DocomoAdapter"]
 
 _TOP_PATH = "/top.php"
 _SEARCH_PATH = "/search.php"
 _FORM_ENCODING = "cp932"  # the site is Shift_JIS (§1.4 step 3)
-_RESULT_PANELS = "div.result-panel"  # class selector: matches class="outst result-panel" too
-_SYMBOL_PANEL = 1  # the 2nd panel, counting from 0 (§1.4 step 4)
-_ECHO = re.compile(r"\d{14,16}")  # a panel that is an IMEI (or IMEISV), once compacted
+# Any result panel: the screens let a page holding one through to the template.
+_RESULT_PANELS = "div.result-panel"
 _GIFCAT = 'img[src*="gifcat/call.php"]'  # the legacy captcha image (§1.3)
 _CAPTCHA_FIELD = 'input[name="attestationkey"]'
 # What the captcha image may be, by its first bytes (§1.3: a GIF).
@@ -168,15 +170,65 @@ _IMAGE_MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
 )
 
-# Sentences reported for each status (§1.5, 2014–2024). A page that prints one of
-# these gives the message; a phrase is matched as a cue and the whole sentence, as
-# printed, is returned. None of them is known to be on today's result page.
-_WORDING_CUES: dict[Status, tuple[str, ...]] = {
-    Status.OK: ("利用可（", "利用制限の対象外", "利用制限の対象ではございません"),
-    Status.PENDING: ("利用制限となる可能性", "判明した場合には"),
-    Status.RESTRICTED: ("利用制限中",),
-    Status.UNREGISTERED: ("が確認できません",),
+#: The sentences reported for each status (§1.5, 2014–2024). The result page is
+#: accepted with one of them in its wording panel, or with no wording panel at all;
+#: an unknown sentence, or one for another status, is refused.
+WORDINGS: dict[Status, tuple[str, ...]] = {
+    Status.OK: (
+        "利用可（後日不正契約が認められた場合を除く）",
+        "ネットワーク利用制限の対象外です。",
+        "ネットワーク利用制限の対象ではございません。",
+    ),
+    Status.PENDING: ("利用できますが、代金債務の不履行等により利用制限となる可能性があります。",),
+    Status.RESTRICTED: ("利用制限中です。",),
+    Status.UNREGISTERED: (
+        "IMEI（製造番号）が確認できません。",
+        "製造番号が確認できません。",
+        "製造番号が確認できません",
+    ),
 }
+
+#: The result page (§1.4): three labelled panels [IMEI, symbol, search date] (the
+#: order INFERRED from a 2024 blog, M), an optional wording panel (§1.5), the
+#: 翌々日中 note and the FAQ link of top.php (§1.2, §1.6), docomo's header and footer.
+RESULT = HtmlTemplate(
+    "docomo's result page (carrier-sites.md §1.4)",
+    """<html><head><title>ネットワーク利用制限携帯電話機確認サイト</title>
+<link rel="stylesheet" type="text/css" href="main.css"></head>
+<body>
+<div id="mainspace">
+<div id="header"><a class="logo" href="https://www.docomo.ne.jp/">NTT docomo</a></div>
+<div id="contents">
+<div class="lead outst"><h2>ネットワーク利用制限の確認結果</h2></div>
+<div class="panel outst">
+<h5>製造番号</h5>
+<div class="result-panel">{echo}</div>
+<h5>ネットワーク利用制限のステータス</h5>
+<div class="result-panel">{status}</div>
+<h5>製造番号の検索日</h5>
+<div class="result-panel">{date}</div>
+</div>
+<div class="panel outst" data-t="optional"><p>{wording}</p></div>
+<div class="flex-box">
+<p>※ネットワーク利用制限の情報は、お手続きの翌々日中に反映されます。</p>
+<p><a href="faq.html">よくあるご質問</a></p>
+</div>
+<p><a href="search.php" class="h2-button">別の製造番号を確認する</a></p>
+</div>
+<div id="footer">
+<ul><li><a href="https://www.docomo.ne.jp/utility/privacy/">プライバシーポリシー</a></li>
+<li><a href="about.html">サイトご利用にあたって</a></li></ul>
+<p class="copyright">&copy; NTT DOCOMO</p>
+</div>
+</div>
+</body></html>""",
+    slots={
+        "echo": echo_slot(),
+        "status": symbol_slot(),
+        "date": date_slot(),
+        "wording": wording_slot(WORDINGS),
+    },
+)
 
 _case = partial(AdapterCase.of, imei="352099001761481")
 
@@ -215,6 +267,8 @@ class DocomoAdapter(CarrierAdapter):
     TIMEOUT = 20.0
     VERSION = "docomo-2026.11.26"
     ACCEPTS_MEID = False
+    TEMPLATES = (RESULT,)
+    ECHO = Echo.REQUIRED  # 「製造番号」 is on the result screen (bumbullbee 2024, §1.4)
 
     TESTS: ClassVar[tuple[AdapterCase, ...]] = (
         _case("ok", Status.OK, "○: not restricted", symbol="○"),
@@ -266,17 +320,7 @@ class DocomoAdapter(CarrierAdapter):
             form_encoding=_FORM_ENCODING,
             headers={"Referer": self.base_url + _SEARCH_PATH},
         )
-        return self._read_answer(page, imei)
-
-    def _read_answer(self, page: Page, imei: str) -> Reading:
-        """``parse_result`` of an answer page, which must not be about another IMEI."""
-        reading = self.parse_result(page)
-        for echoed in self.echoed_imeis(page):
-            if not echo_matches(echoed, imei):
-                raise ParseError(
-                    f"the result is about {echoed}, not the IMEI asked for", field="imei echo"
-                )
-        return reading
+        return self.parse_result(page, imei)
 
     async def captcha_challenge(self, imei: str) -> CaptchaChallenge | None:
         """The gifcat captcha, for a person to answer; None when search.php shows none.
@@ -332,7 +376,7 @@ class DocomoAdapter(CarrierAdapter):
                 finally:
                     if len(visit.pages) > len(shown) and self._live_challenge is token:
                         self._live_challenge = None  # the code is spent once docomo saw it
-                reading = self._read_answer(page, imei)
+                reading = self.parse_result(page, imei)
             return Observation(
                 carrier=self.CARRIER,
                 imei=imei,
@@ -423,63 +467,6 @@ class DocomoAdapter(CarrierAdapter):
             f"the captcha image is not an image ({sent}, {len(page.content)} bytes)",
             field="captcha image",
         )
-
-    @classmethod
-    def parse_result(cls, page: Page) -> Reading:
-        """The symbol of the 2nd ``div.result-panel``, and the reported wording if printed."""
-        tree = cls._tree(page)
-        panels = tree.css(_RESULT_PANELS)
-        if len(panels) <= _SYMBOL_PANEL:
-            if tree.css_first('input[name="productno"]') is not None:
-                raise ParseError(
-                    "docomo showed the search form again instead of a result (its "
-                    "invalid-IMEI wording is unknown, carrier-sites.md §1.5)",
-                    field="result panel",
-                )
-            raise ParseError(
-                f"unable to find the result: {len(panels)} div.result-panel, expected 2 or more",
-                field="result panel",
-            )
-        cell = panels[_SYMBOL_PANEL].text()
-        split = leading_symbol(cell)
-        if split is None or split[1]:
-            raise ParseError(
-                f"no docomo symbol in the 2nd result panel: {cell.strip()[:40]!r}", field="symbol"
-            )
-        symbol = split[0]
-        status = SYMBOLS[symbol]
-        return Reading(status=status, symbol=symbol, message=cls._wording(tree, status))
-
-    @classmethod
-    def echoed_imeis(cls, page: Page) -> tuple[str, ...]:
-        """Every 14–16-digit number a result panel shows whole (hyphens, spaces ignored).
-
-        Panels are compacted as people's input is (``akarom.identity.compact``).
-
-        >>> page = Page("POST", "https://x/search.php", 200, {},
-        ...             '<div class="result-panel">35-209900-176148-1</div>'.encode())
-        >>> DocomoAdapter.echoed_imeis(page)
-        ('352099001761481',)
-        """
-        found = []
-        for panel in cls._tree(page).css(_RESULT_PANELS):
-            number = compact(panel.text())
-            if _ECHO.fullmatch(number):
-                found.append(number)
-        return tuple(found)
-
-    @staticmethod
-    def _wording(tree: LexborHTMLParser, status: Status) -> str | None:
-        """The sentence the page prints for ``status`` (§1.5 cues), else None. Relaxed."""
-        body = tree.body
-        if body is None:
-            return None
-        cues = _WORDING_CUES[status]
-        for node in body.traverse(include_text=True):
-            text = node.text_content if node.tag == "-text" else None
-            if text and any(cue in text for cue in cues):
-                return " ".join(text.split())
-        return None
 
     @classmethod
     def probe_page(cls, page: Page) -> list[str]:

@@ -61,12 +61,12 @@ on 2026-11-26; no live capture was possible. Still unverified about the live sit
 from __future__ import annotations
 
 import json
-import re
-from typing import Any, ClassVar
-from urllib.parse import quote, unquote, urlsplit
+from typing import ClassVar
+from urllib.parse import quote
 
 from akarom.carriers import _screens
-from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit, echo_matches
+from akarom.carriers._base import AdapterCase, CarrierAdapter, Page, Reading, Visit
+from akarom.carriers._template import Echo, JsonTemplate, json_echo, json_status, json_wording
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
@@ -77,7 +77,6 @@ from akarom.errors import (
     ParseError,
     RateLimited,
 )
-from akarom.identity import compact
 
 __all__ = ["RakutenAdapter"]
 
@@ -92,8 +91,28 @@ STATUS_CODES: dict[int, Status] = {
     3: Status.UNREGISTERED,
 }
 
-_MESSAGE_KEYS = ("message", "statusMessage", "statusText", "description", "detail", "text")
-_IMEI_IN_PATH = re.compile(r"/imei/([^/]+)/?$")
+# Where an error body may say why (for the operator; never read as an answer).
+_DETAIL_KEYS = ("message", "error", "detail")
+
+#: The one sentence seen in a reconstructed answer (the fixture ``pending``, its key
+#: ``message`` invented, 2026-11-26). Rakuten's real wording is unknown (§4).
+WORDINGS: dict[Status, tuple[str, ...]] = {
+    Status.PENDING: ("分割払い中のため、ネットワーク利用制限の対象となる可能性があります。",),
+}
+
+#: The JSON answer (§4): ``status`` 0–3, perhaps the ``imei`` it is about (then it
+#: must be the IMEI asked, read from the body, never from the URL), perhaps a known
+#: ``message``; any other key (``error``, ``result``…) is a body of another shape.
+RESULT = JsonTemplate(
+    "Rakuten's JSON answer (carrier-sites.md §4)",
+    {
+        "status": json_status(STATUS_CODES),
+        "echo": json_echo(required=False),
+        "wording": json_wording(WORDINGS),
+    },
+    keys={"status": "status", "echo": "imei", "wording": "message"},
+    media_types=("application/json",),
+)
 
 
 def _is_html(page: Page) -> bool:
@@ -110,7 +129,7 @@ def _json_detail(page: Page) -> str:
         return ""
     if not isinstance(data, dict):
         return ""
-    for key in (*_MESSAGE_KEYS, "error"):
+    for key in _DETAIL_KEYS:
         value = data.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip()[:200]
@@ -131,6 +150,9 @@ class RakutenAdapter(CarrierAdapter):
     TIMEOUT: ClassVar[float] = 15.0
     VERSION: ClassVar[str] = "rakuten-2026.11.26"
     ACCEPTS_MEID: ClassVar[bool] = False
+    TEMPLATES = (RESULT,)
+    # One source reads only ``status``; the sandbox and two fixtures carry ``imei``.
+    ECHO = Echo.OPTIONAL
 
     TESTS: ClassVar[tuple[AdapterCase, ...]] = (
         AdapterCase(
@@ -246,7 +268,7 @@ class RakutenAdapter(CarrierAdapter):
             if err.field == "http status" and last is not None and last.status_code == 400:
                 raise self._rejection(last) from err
             raise
-        return self.parse_result(page)
+        return self.parse_result(page, imei)
 
     @classmethod
     def _rejection(cls, page: Page) -> CarrierRejected:
@@ -256,54 +278,14 @@ class RakutenAdapter(CarrierAdapter):
         )
 
     @classmethod
-    def parse_result(cls, page: Page) -> Reading:
-        """The answer in the JSON ``status``; ``ParseError`` for anything not exactly 0–3."""
+    def parse_result(cls, page: Page, imei: str) -> Reading:
+        """The answer in the JSON body; HTTP 400 is ``CarrierRejected``, any other non-200
+        a ``ParseError`` (a moved endpoint's 404 must not read as -)."""
         if page.status_code == 400:
             raise cls._rejection(page)
         if page.status_code != 200:
             raise ParseError(f"HTTP {page.status_code} is not an answer", field="http status")
-        try:
-            data = json.loads(page.text(cls.DEFAULT_ENCODING))
-        except ValueError as err:
-            raise ParseError(f"the reply is not JSON: {err}", field="json") from err
-        if not isinstance(data, dict):
-            raise ParseError(
-                f"the reply is a JSON {type(data).__name__}, not an object", field="json"
-            )
-        value = data.get("status")
-        # bool is an int in Python: true/false are not statuses.
-        if type(value) is not int or value not in STATUS_CODES:
-            raise ParseError(f"status {value!r} is not one of 0, 1, 2, 3", field="status")
-        cls._check_echo(page, data)
-        status = STATUS_CODES[value]
-        message = next(
-            (
-                data[key].strip()
-                for key in _MESSAGE_KEYS
-                if isinstance(data.get(key), str) and data[key].strip()
-            ),
-            None,
-        )
-        return Reading(status, status.symbol, message)
-
-    @staticmethod
-    def _check_echo(page: Page, data: dict[str, Any]) -> None:
-        """Refuse a reply whose ``imei`` names another IMEI than the URL asked about."""
-        if data.get("imei") is None:
-            return
-        echo = data["imei"]
-        if type(echo) is int:
-            echo = str(echo)
-        if not isinstance(echo, str):
-            raise ParseError(f"imei {echo!r} is not an IMEI", field="imei echo")
-        asked = _IMEI_IN_PATH.search(urlsplit(page.url).path)
-        if asked is None:
-            return
-        wanted = unquote(asked.group(1))
-        if not echo_matches(echo, wanted):
-            raise ParseError(
-                f"the reply is for IMEI {echo!r}, not {compact(wanted)}", field="imei echo"
-            )
+        return super().parse_result(page, imei)
 
     @classmethod
     def probe_page(cls, page: Page) -> list[str]:

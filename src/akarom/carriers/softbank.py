@@ -101,7 +101,7 @@ from akarom.carriers import _screens
 from akarom.carriers._base import AdapterCase, Page, Reading, Visit
 from akarom.carriers._forms import Form, action_path, find_form
 from akarom.carriers._reuse import CheckForm, FormKeepingAdapter
-from akarom.carriers._symbols import SYMBOLS, leading_symbol
+from akarom.carriers._template import Echo, HtmlTemplate, symbol_slot, visible_colour_slot
 from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
@@ -119,7 +119,32 @@ _BUTTON = "ACT_TE001"  # the submit button (§3.2 step 2)
 # The framework's hidden fields (§3.2 step 2); sent as served, and looked for by the probe.
 _HIDDEN = ("_PageID", "_DataStoreID", "_ControlID", "_ActionID")
 _RESULT_SIZE = "8"
-_RESULT_COLOR = "#666666"
+
+#: The result page of §3.2 step 4: old table-based HTML whose verdict is the whole
+#: text of ``<font size="8" color="#666666">``. The colour may change to any colour
+#: a person can read on the white page (it is SoftBank's styling, not the answer).
+#: No IMEI echo: nobody reports SoftBank printing one, so a page that shows any
+#: device number is refused as text the template does not account for.
+RESULT = HtmlTemplate(
+    "SoftBank's result page (carrier-sites.md §3.2)",
+    """<html><head><title>ネットワーク利用制限携帯電話機の確認</title></head>
+<body bgcolor="#FFFFFF">
+<div align="center">
+<table width="600" border="0" cellspacing="0" cellpadding="0">
+<tr><td><img src="/WBF/img/logo_softbank.gif" alt="SoftBank" width="120" height="30"></td></tr>
+</table>
+<table width="600" border="0" cellspacing="0" cellpadding="4">
+<tr><td><font size="3"><b>ネットワーク利用制限携帯電話機の確認結果</b></font></td></tr>
+<tr><td align="center"><font size="8" color="{colour}">{status}</font></td></tr>
+<tr><td><font size="2"><a href="/WBF/icv">別の製造番号を確認する</a></font></td></tr>
+</table>
+<table width="600" border="0" cellspacing="0" cellpadding="0">
+<tr><td align="right"><font size="2">Copyright SoftBank Corp. All rights reserved.</font></td></tr>
+</table>
+</div>
+</body></html>""",
+    slots={"status": symbol_slot(), "colour": visible_colour_slot(on="#ffffff")},
+)
 
 _case = partial(AdapterCase.of, imei="356938035643809")
 
@@ -143,6 +168,8 @@ class SoftbankAdapter(FormKeepingAdapter):
     TIMEOUT = 20.0
     VERSION = "softbank-2026.11.26"
     ACCEPTS_MEID = False
+    TEMPLATES = (RESULT,)
+    ECHO = Echo.ABSENT  # nobody reports SoftBank printing the IMEI (§3.2)
 
     TESTS: ClassVar[tuple[AdapterCase, ...]] = (
         _case("ok", Status.OK, "○: not restricted", symbol="○"),
@@ -179,10 +206,6 @@ class SoftbankAdapter(FormKeepingAdapter):
         if not (len(imei) == 15 and imei.isascii() and imei.isdigit()):
             raise ValueError(f"SoftBank takes exactly 15 digits, not {imei!r} (§3.2)")
         return await self._check_with_form(imei, visit)
-
-    def _answer(self, page: Page, imei: str) -> Reading:
-        # No echo to compare: nobody reports SoftBank printing the IMEI (module docstring).
-        return self.parse_result(page)
 
     @classmethod
     def read_check_form(cls, page: Page, *, read_at: float = 0.0) -> CheckForm:
@@ -239,46 +262,7 @@ class SoftbankAdapter(FormKeepingAdapter):
 
     @staticmethod
     def _result_nodes(tree: LexborHTMLParser) -> list[LexborNode]:
-        sized = [node for node in tree.css("font") if _font_attr(node, "size") == _RESULT_SIZE]
-        exact = [node for node in sized if _font_attr(node, "color") == _RESULT_COLOR]
-        return exact or sized
-
-    @classmethod
-    def parse_result(cls, page: Page) -> Reading:
-        """The symbol of ``<font size="8" color="#666666">``, and any text in its cell."""
-        tree = cls._tree(page)
-        nodes = cls._result_nodes(tree)
-        if not nodes:
-            again = tree.css_first('input[name="imei"]') is not None
-            raise ParseError(
-                "SoftBank showed the check form again instead of a result"
-                if again
-                else 'unable to find the result <font size="8"> on the page',
-                field="result font",
-            )
-        if len(nodes) > 1:
-            raise ParseError(
-                f'{len(nodes)} result <font size="8"> nodes, expected 1', field="symbol"
-            )
-        text = nodes[0].text()
-        split = leading_symbol(text)
-        if split is None or split[1]:
-            raise ParseError(
-                f"no SoftBank symbol in the result: {text.strip()[:40]!r}", field="symbol"
-            )
-        symbol = split[0]
-        return Reading(status=SYMBOLS[symbol], symbol=symbol, message=cls._wording(nodes[0], text))
-
-    @staticmethod
-    def _wording(font: LexborNode, symbol_text: str) -> str | None:
-        """Text beside the symbol in the same table cell, if any (relaxed; none reported)."""
-        cell = font.parent
-        while cell is not None and cell.tag not in ("td", "th"):
-            cell = cell.parent
-        if cell is None:
-            return None
-        rest = " ".join(cell.text().replace(symbol_text, " ", 1).split())
-        return rest or None
+        return [node for node in tree.css("font") if _font_attr(node, "size") == _RESULT_SIZE]
 
     @classmethod
     def screen_page(cls, page: Page) -> None:

@@ -8,8 +8,9 @@ Real site: ``https://my.au.com`` (carrier-sites.md §2.3).
   three hidden fields: ``TOKEN`` (new at every GET) and the constant ``SCREEN_ID`` /
   ``FUNC_ID``.
 - ``POST /cmn/WCV009002/WCE009002.hc``: the result as ``li.list_item`` entries, each
-  with a ``.list_heading`` and a ``.list_details``: first 「製造番号」 (the IMEI echoed),
-  then 「状態」 whose details read ``<symbol> <explanatory text>``.
+  with a ``.list_heading`` and a ``.list_details``: first 「製造番号（IMEI）」 (the IMEI
+  echoed), then 「状態」 whose details read ``<symbol><explanatory text>``, and a note:
+  the layout of the recorded pages under ``tests/carriers/fixtures/au/``.
 
 Symbols: 〇 (U+3007) for ok and ー (U+30FC) for no record by default, the variants
 seen on au (§2.3), with △ and ×; ``carriers.au.symbols`` in a scenario prints others.
@@ -50,13 +51,14 @@ _IMEI_OR_MEID = re.compile(r"[0-9]{15}|[0-9A-Fa-f]{14}")
 _STATIC_HIDDEN = MappingProxyType({"SCREEN_ID": "WCE009001", "FUNC_ID": "WCV009001"})
 _MAX_TOKENS = 1024
 
+# The wording of the recorded pages (tests/carriers/fixtures/au/); au's own is unknown.
 _EXPLANATION = MappingProxyType(
     {
-        Status.OK: "ネットワーク利用制限の対象ではありません。",
-        Status.PENDING: "現在ご利用いただけますが、代金債務の不履行等により、"
+        Status.OK: "ご利用いただけます。ネットワーク利用制限の対象外です。",
+        Status.PENDING: "ご利用いただけますが、代金債務の不履行等により、"
         "今後ネットワーク利用制限の対象となる可能性があります。",
-        Status.RESTRICTED: "ネットワーク利用制限中です。",
-        Status.UNREGISTERED: "当社で管理している携帯電話機ではないか、製造番号が確認できません。",
+        Status.RESTRICTED: "利用制限中のため、この携帯電話機はご利用いただけません。",
+        Status.UNREGISTERED: "製造番号が確認できません。",
     }
 )
 
@@ -109,9 +111,12 @@ class AuSite(Site):
         return (
             '<!DOCTYPE html>\n<html lang="ja">\n<head>\n'
             f'<meta http-equiv="Content-Type" content="text/html; charset={self.charset}">\n'
-            f"<title>{esc(title)}｜auお客さまサポート</title>\n{script}\n</head>\n<body>\n"
-            '<div id="wrapper">\n<div id="header"><p class="logo">au</p></div>\n'
-            f'<div id="contents">\n{content}</div>\n</div>\n</body>\n</html>\n'
+            f"<title>{esc(title)} | auお客さまサポート</title>\n{script}\n</head>\n<body>\n"
+            '<div id="wrapper">\n'
+            '<div id="header"><p class="logo">auお客さまサポート</p></div>\n'
+            f'<div id="contents">\n{content}</div>\n'
+            '<div id="footer"><p class="copyright">&copy; KDDI CORPORATION</p></div>\n'
+            "</div>\n</body>\n</html>\n"
         )
 
     def _issue_token(self) -> str:
@@ -164,16 +169,16 @@ class AuSite(Site):
         imei = imei.upper()
         status = context.status_of(imei)
         content = (
-            '<h1>ネットワーク利用制限携帯電話機照会結果</h1>\n<ul class="list">\n'
-            '<li class="list_item"><div class="list_heading">製造番号</div>'
+            '<h1 class="hdg_lv1">ネットワーク利用制限携帯電話機照会</h1>\n<ul class="list">\n'
+            '<li class="list_item"><div class="list_heading">製造番号（IMEI）</div>'
             f'<div class="list_details">{esc(imei)}</div></li>\n'
             '<li class="list_item"><div class="list_heading">状態</div>'
-            f'<div class="list_details">{esc(self.symbol(context, status))} '
+            f'<div class="list_details">{esc(self.symbol(context, status))}'
             f"{esc(_EXPLANATION[status])}</div></li>\n</ul>\n"
-            f'<p><a href="{FORM_PATH}">別の製造番号を照会する</a></p>\n'
+            '<p class="txt_note">照会結果は翌日以降に変わることがあります。</p>\n'
         )
         return self.html(
-            self._page("ネットワーク利用制限携帯電話機照会結果", content),
+            self._page("ネットワーク利用制限携帯電話機照会", content),
             outcome=f"result {status}",
         )
 

@@ -7,9 +7,11 @@ Real site: ``http://nw-restriction.nttdocomo.co.jp`` (carrier-sites.md §1).
 - ``GET /search.php``: the form with the ``productno`` field.
 - ``POST /search.php`` with ``productno=<15 digits>``: the result page (§1.4): three
   ``div.result-panel`` blocks in the order IMEI, symbol, search date, labelled
-  「製造番号」「ネットワーク利用制限のステータス」「製造番号の検索日」 by the ``h3``
-  before each, with the wording of §1.5 in the ``p`` after the symbol. No cookie,
-  token or Referer is needed: scrapers POST directly.
+  「製造番号」「ネットワーク利用制限のステータス」「製造番号の検索日」 by the ``h5``
+  before each, then the wording of §1.5 in a panel of its own, the 翌々日中 note and
+  the FAQ link of top.php (§1.2), and a link back to the form: the layout of the
+  recorded pages under ``tests/carriers/fixtures/docomo/``. No cookie, token or
+  Referer is needed: scrapers POST directly.
 - ``GET /gifcat/call.php``: the legacy captcha image (§1.3).
 
 Every page is Shift_JIS (written as cp932), declared in the header and in ``<meta>``.
@@ -73,7 +75,7 @@ _FOOTER = (
     '<div id="footer"><ul>'
     '<li><a href="https://www.docomo.ne.jp/utility/privacy/">プライバシーポリシー</a></li>'
     '<li><a href="about.html">サイトご利用にあたって</a></li>'
-    "</ul><p>&copy; NTT DOCOMO</p></div>\n"
+    '</ul><p class="copyright">&copy; NTT DOCOMO</p></div>\n'
 )
 
 
@@ -179,17 +181,23 @@ class DocomoSite(Site):
         status = context.status_of(imei)
         searched = context.today
         content = (
-            '<div id="contents"><div class="result">\n'
-            "<h2>ネットワーク利用制限の確認結果</h2>\n"
-            '<h3 class="result-heading">製造番号</h3>\n'
+            '<div id="contents">\n'
+            '<div class="lead outst"><h2>ネットワーク利用制限の確認結果</h2></div>\n'
+            '<div class="panel outst">\n'
+            "<h5>製造番号</h5>\n"
             f'<div class="result-panel">{esc(imei)}</div>\n'
-            '<h3 class="result-heading">ネットワーク利用制限のステータス</h3>\n'
+            "<h5>ネットワーク利用制限のステータス</h5>\n"
             f'<div class="result-panel">{esc(self.symbol(context, status))}</div>\n'
-            f'<p class="result-text">{esc(_WORDING[status])}</p>\n'
-            '<h3 class="result-heading">製造番号の検索日</h3>\n'
+            "<h5>製造番号の検索日</h5>\n"
             f'<div class="result-panel">{searched.year}年{searched.month}月{searched.day}日</div>\n'
-            '<p><a href="search.php">別の製造番号を確認する</a></p>\n'
-            "</div></div>\n"
+            "</div>\n"
+            f'<div class="panel outst"><p>{esc(_WORDING[status])}</p></div>\n'
+            '<div class="flex-box">\n'
+            "<p>※ネットワーク利用制限の情報は、お手続きの翌々日中に反映されます。</p>\n"
+            '<p><a href="faq.html">よくあるご質問</a></p>\n'
+            "</div>\n"
+            '<p><a href="search.php" class="h2-button">別の製造番号を確認する</a></p>\n'
+            "</div>\n"
         )
         return self._xhtml(content), status
 

@@ -10,7 +10,10 @@ Real site: ``https://ct99.my.softbank.jp`` (also ``ct11.``; carrier-sites.md §3
   ``_ActionID=TE001``, the text field ``imei`` and the submit button
   ``ACT_TE001`` labelled 「 確 認 」 (§3.2).
 - ``POST /WBF/icv``: an old table-based page whose verdict is the text of
-  ``<font size="8" color="#666666">`` at ``body/div[1]/table[2]/tr[2]/td/font``.
+  ``<font size="8" color="#666666">`` at ``body/div[1]/table[2]/tr[2]/td/font``,
+  between the logo and the copyright, the layout of the recorded pages under
+  ``tests/carriers/fixtures/softbank/``. No IMEI and no wording are printed (none
+  has been reported, §3.2).
 
 Symbols: ○, **▲** (U+25B2, not △), × and **－** (U+FF0D) for no record (§3.2 item 5).
 
@@ -23,8 +26,7 @@ Choices where the reference is silent:
   「不正な操作が行われました」 (HTTP 200), not a result. ``ACT_TE001`` is optional (the
   c. 2016 scraper sent it, but nothing says the server checks it). No cookie needed.
 - Input: 15 ASCII digits after trimming blanks; anything else shows the form again
-  (HTTP 200) with a red error line in the sandbox's wording. The wording under the
-  symbol is the sandbox's.
+  (HTTP 200) with a red error line in the sandbox's wording.
 """
 
 from __future__ import annotations
@@ -52,19 +54,34 @@ HIDDEN_FIELDS = MappingProxyType(
     }
 )
 
-_WORDING = MappingProxyType(
-    {
-        Status.OK: "ネットワーク利用制限の対象ではありません。",
-        Status.PENDING: "現在ネットワーク利用制限の対象ではありませんが、"
-        "今後ネットワーク利用制限の対象となる可能性があります。",
-        Status.RESTRICTED: "ネットワーク利用制限の対象です。",
-        Status.UNREGISTERED: "当社で販売した携帯電話機ではないか、製造番号が確認できません。",
-    }
-)
 _TITLE_TABLE = (
     '<table width="600" border="0" cellspacing="0" cellpadding="4">'
     '<tr><td bgcolor="#cccccc"><b>ネットワーク利用制限携帯電話機の確認</b></td></tr></table>\n'
 )
+
+_RESULT = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN">
+<html lang="ja">
+<head>
+<meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS">
+<title>ネットワーク利用制限携帯電話機の確認</title>
+</head>
+<body bgcolor="#FFFFFF">
+<div align="center">
+<table width="600" border="0" cellspacing="0" cellpadding="0">
+<tr><td><img src="/WBF/img/logo_softbank.gif" alt="SoftBank" width="120" height="30"></td></tr>
+</table>
+<table width="600" border="0" cellspacing="0" cellpadding="4">
+<tr><td><font size="3"><b>ネットワーク利用制限携帯電話機の確認結果</b></font></td></tr>
+<tr><td align="center"><font size="8" color="#666666">{symbol}</font></td></tr>
+<tr><td><font size="2"><a href="/WBF/icv">別の製造番号を確認する</a></font></td></tr>
+</table>
+<table width="600" border="0" cellspacing="0" cellpadding="0">
+<tr><td align="right"><font size="2">Copyright SoftBank Corp. All rights reserved.</font></td></tr>
+</table>
+</div>
+</body>
+</html>
+"""
 
 
 class SoftbankSite(Site):
@@ -134,14 +151,6 @@ class SoftbankSite(Site):
             error = "製造番号（IMEI）は15桁の半角数字で入力してください。"
         else:
             status = context.status_of(imei)
-            content = (
-                '<table width="600" border="0" cellspacing="0" cellpadding="4">\n'
-                f"<tr><td>製造番号（IMEI）：{esc(imei)}</td></tr>\n"
-                '<tr><td align="center"><font size="8" color="#666666">'
-                f"{esc(self.symbol(context, status))}</font></td></tr>\n"
-                f"<tr><td>{esc(_WORDING[status])}</td></tr>\n</table>\n"
-                '<table width="600" border="0" cellspacing="0" cellpadding="4">'
-                f'<tr><td><a href="{PATH}">戻る</a></td></tr></table>\n'
-            )
-            return self.html(self._page(content), outcome=f"result {status}")
+            symbol = esc(self.symbol(context, status))
+            return self.html(_RESULT.format(symbol=symbol), outcome=f"result {status}")
         return self.html(self._form(error=error, imei=imei), outcome="invalid imei")
