@@ -19,6 +19,16 @@ from tests.cli_support import free_port
 from tests.services.conftest import DEVICES
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``slow`` tests (the release set) run only when asked for with ``-m slow``."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 @contextmanager
 def serving(scenario: dict[str, Any]) -> Iterator[str]:
     """A real sandbox server for ``scenario`` on a loopback port; yields its URL."""

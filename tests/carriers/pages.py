@@ -18,7 +18,7 @@ from akarom.carriers.docomo import WORDINGS as DOCOMO_WORDINGS
 from akarom.domain import Carrier, Status
 from tests.carriers.replay import Replay
 
-__all__ = ["ENCODINGS", "answer_page", "page_text", "recorded", "with_text"]
+__all__ = ["ENCODINGS", "answer_page", "page_encoding", "page_text", "recorded", "with_text"]
 
 #: The encoding each carrier's recorded ``ok`` page is written in.
 ENCODINGS = {
@@ -55,14 +55,20 @@ def recorded(carrier: Carrier, case: str, imei: str | None = None) -> Page:
     return Replay.load(carrier.value, case, imei or _RECORDED_IMEI[carrier]).result_page()
 
 
-def page_text(page: Page) -> str:
-    """A page's body as text, decoded as the recorded pages are written."""
+def page_encoding(page: Page) -> str:
+    """The encoding a recorded page is written in (UTF-8 or cp932)."""
     for encoding in ("utf-8", "cp932"):
         try:
-            return page.content.decode(encoding)
+            page.content.decode(encoding)
         except UnicodeDecodeError:
             continue
+        return encoding
     raise AssertionError("a recorded page is neither UTF-8 nor cp932")
+
+
+def page_text(page: Page) -> str:
+    """A page's body as text, decoded as the recorded pages are written."""
+    return page.content.decode(page_encoding(page))
 
 
 def with_text(page: Page, text: str, encoding: str | None = None) -> Page:
@@ -79,7 +85,7 @@ def with_text(page: Page, text: str, encoding: str | None = None) -> Page:
 
 
 def answer_page(
-    carrier: Carrier, imei: str, symbol: str, *, wording: str | None | bool = True
+    carrier: Carrier, imei: str, symbol: str, *, wording: str | bool | None = True
 ) -> Page:
     """The recorded ``ok`` page of ``carrier``, answering ``symbol`` about ``imei``.
 
@@ -99,7 +105,8 @@ def answer_page(
         text = text.replace(
             '<div class="result-panel">○</div>', f'<div class="result-panel">{symbol}</div>'
         )
-        panel = '<div class="panel outst">\n<p>利用可（後日不正契約が認められた場合を除く）</p>\n</div>\n'
+        recorded_wording = DOCOMO_WORDINGS[Status.OK][0]
+        panel = f'<div class="panel outst">\n<p>{recorded_wording}</p>\n</div>\n'
         text = text.replace(
             panel, f'<div class="panel outst">\n<p>{sentence}</p>\n</div>\n' if sentence else ""
         )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 
 from akarom.carriers._base import Page
-from akarom.carriers.au import AuAdapter
-from akarom.domain import Status
+from akarom.carriers._template import Reason
+from akarom.carriers.au import WORDINGS, AuAdapter
+from akarom.domain import Carrier, Status
 from akarom.errors import (
     Blocked,
     CaptchaRequired,
@@ -17,10 +20,32 @@ from akarom.errors import (
     ParseError,
     RateLimited,
 )
+from tests.carriers.pages import answer_page, page_text, recorded, with_text
 from tests.carriers.replay import FIXTURES, Replay
 
 SJIS = {"content-type": "text/html; charset=Shift_JIS"}
 FORM_URL = "https://my.au.com/cmn/WCV009001/WCE009001.hc"
+IMEI = "352099001761481"
+
+OK_WORDING = WORDINGS[Status.OK][0]
+PENDING_WORDING = WORDINGS[Status.PENDING][0]
+RESTRICTED_WORDING = WORDINGS[Status.RESTRICTED][0]
+UNREGISTERED_WORDING = WORDINGS[Status.UNREGISTERED][0]
+
+# The items of the recorded answer 〇 about IMEI (tests/carriers/fixtures/au/ok).
+_ECHO_ITEM = (
+    '<li class="list_item"><div class="list_heading">製造番号（IMEI）</div>'
+    f'<div class="list_details">{IMEI}</div></li>'
+)
+_STATUS_HEADING = '<div class="list_heading">状態</div>'
+_DETAILS = f'<div class="list_details">〇{OK_WORDING}</div>'
+_STATUS_ITEM = f'<li class="list_item">{_STATUS_HEADING}{_DETAILS}</li>'
+_DATE_ITEM = (
+    '<li class="list_item"><div class="list_heading">照会日</div>'
+    '<div class="list_details">2026年11月26日</div></li>'
+)
+# An item the template does not know: heading or details other than its own.
+_ITEM_REASONS = {Reason.STRUCTURE, Reason.TEXT}
 
 
 def _page(html: str, *, headers=None, url=FORM_URL, status=200, encoding="cp932") -> Page:
@@ -38,21 +63,41 @@ def _form(inner: str, attrs: str = 'name="nextForm" method="post"', action: str 
     return f"<html><body><form {attrs}{action_attr}>{inner}</form></body></html>"
 
 
-def _result(details: str, *, echo: str | None = "352099001761481", extra: str = "") -> Page:
-    echo_item = (
-        f'<li class="list_item"><div class="list_heading">製造番号</div>'
-        f'<div class="list_details">{echo}</div></li>'
-        if echo is not None
-        else ""
+def _changed(page: Page, *changes: tuple[str, str]) -> Page:
+    """``page`` with each ``(old, new)`` written in; ``old`` must be there exactly once."""
+    text = page_text(page)
+    for old, new in changes:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return with_text(page, text)
+
+
+def _answer(*changes: tuple[str, str]) -> Page:
+    """au's recorded answer 〇 about ``IMEI``, changed only as a test needs."""
+    return _changed(recorded(Carrier.AU, "ok"), *changes)
+
+
+def _result(details: str) -> Page:
+    """The recorded answer with ``details`` in its 状態 item."""
+    return _answer((_DETAILS, f'<div class="list_details">{details}</div>'))
+
+
+def _listing(*items: str) -> Page:
+    """The recorded answer whose result list holds ``items``, in that order."""
+    page = recorded(Carrier.AU, "ok")
+    text, found = re.subn(
+        r'(<ul class="list">).*?(</ul>)',
+        lambda m: m.group(1) + "\n" + "\n".join(items) + "\n" + m.group(2),
+        page_text(page),
+        flags=re.S,
     )
-    html = (
-        "<html><body><div><div><ul>"
-        f"{echo_item}"
-        f'<li class="list_item"><div class="list_heading">状態</div>'
-        f'<div class="list_details">{details}</div></li>{extra}'
-        "</ul></div></div></body></html>"
-    )
-    return _page(html, url="https://my.au.com/cmn/WCV009002/WCE009002.hc")
+    assert found == 1
+    return with_text(page, text)
+
+
+def _recorded_form() -> bytes:
+    replay = Replay.load("au", "ok", IMEI)
+    return replay.body(replay.steps[0])
 
 
 # --- the form: hidden fields, the IMEI input's name, the action -------------------------
@@ -165,7 +210,7 @@ async def test_posts_to_the_given_host_and_encodes_in_shift_jis() -> None:
         '<input type="hidden" name="label" value="照会"><input id="imei" name="imei"></form>'
         "</body></html>"
     )
-    result = _result("〇ご利用いただけます").content
+    result = answer_page(Carrier.AU, IMEI, "〇").content
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
@@ -174,7 +219,7 @@ async def test_posts_to_the_given_host_and_encodes_in_shift_jis() -> None:
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         adapter = AuAdapter(client, base_url="http://127.0.0.1:8765/")
-        observation = await adapter.check("352099001761481")
+        observation = await adapter.check(IMEI)
     assert observation.reading.status is Status.OK
     assert [str(r.url) for r in seen] == [
         "http://127.0.0.1:8765/cmn/WCV009001/WCE009001.hc",
@@ -185,7 +230,7 @@ async def test_posts_to_the_given_host_and_encodes_in_shift_jis() -> None:
     assert post.headers["referer"] == "http://127.0.0.1:8765/cmn/WCV009001/WCE009001.hc"
     assert b"label=%8F%C6%89%EF" in post.content  # 照会 in Shift_JIS
     sent = dict(parse_qsl(post.content.decode("ascii"), encoding="cp932"))
-    assert sent == {"label": "照会", "imei": "352099001761481"}
+    assert sent == {"label": "照会", "imei": IMEI}
 
 
 async def test_a_get_form_sends_its_fields_in_the_query() -> None:
@@ -195,19 +240,20 @@ async def test_a_get_form_sends_its_fields_in_the_query() -> None:
         attrs='name="nextForm" method="get"',
         action="/cmn/WCV009002/WCE009002.hc",
     )
+    result = answer_page(Carrier.AU, IMEI, "△").content
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if len(seen) == 1:
             return httpx.Response(200, headers=SJIS, content=form.encode("cp932"))
-        return httpx.Response(200, headers=SJIS, content=_result("△ ご利用いただけます").content)
+        return httpx.Response(200, headers=SJIS, content=result)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        observation = await AuAdapter(client).check("352099001761481")
+        observation = await AuAdapter(client).check(IMEI)
     assert observation.reading.status is Status.PENDING
     url = urlsplit(str(seen[1].url))
     assert seen[1].method == "GET"
-    assert dict(parse_qsl(url.query)) == {"k": "v", "imei": "352099001761481"}
+    assert dict(parse_qsl(url.query)) == {"k": "v", "imei": IMEI}
 
 
 # --- reading the answer ---------------------------------------------------------------
@@ -216,36 +262,31 @@ async def test_a_get_form_sends_its_fields_in_the_query() -> None:
 @pytest.mark.parametrize(
     ("details", "status", "symbol", "message"),
     [
-        ("〇ご利用いただけます。", Status.OK, "〇", "ご利用いただけます。"),
-        (
-            "○\u3000ネットワーク利用制限の対象外です",
-            Status.OK,
-            "○",
-            "ネットワーク利用制限の対象外です",
-        ),
-        (
-            "<span>○</span><br>ネットワーク利用制限の対象外です",
-            Status.OK,
-            "○",
-            "ネットワーク利用制限の対象外です",
-        ),
-        ("<p>△</p><p>代金のお支払い中です。</p>", Status.PENDING, "△", "代金のお支払い中です。"),
-        ("×：利用制限中です", Status.RESTRICTED, "×", "利用制限中です"),
+        (f"〇{OK_WORDING}", Status.OK, "〇", OK_WORDING),
+        (f"○\u3000{OK_WORDING}", Status.OK, "○", OK_WORDING),
+        (f"<span>○</span><br>{OK_WORDING}", Status.OK, "○", OK_WORDING),
+        (f"&#x3007;{OK_WORDING}", Status.OK, "〇", OK_WORDING),
+        (f"<b>△</b> <strong>{PENDING_WORDING}</strong>", Status.PENDING, "△", PENDING_WORDING),
+        (f"×：{RESTRICTED_WORDING}", Status.RESTRICTED, "×", RESTRICTED_WORDING),
+        (f"×<!-- 結果 -->{RESTRICTED_WORDING}", Status.RESTRICTED, "×", RESTRICTED_WORDING),
         ("ー", Status.UNREGISTERED, "ー", None),
-        ("ー 製造番号が確認できません", Status.UNREGISTERED, "ー", "製造番号が確認できません"),
-        ("ー製造番号が確認できません", Status.UNREGISTERED, "ー", "製造番号が確認できません"),
-        ("<span>ー</span><span>ネットワーク</span>", Status.UNREGISTERED, "ー", "ネットワーク"),
-        ("－\n\t確認できません", Status.UNREGISTERED, "－", "確認できません"),
-        ("-<br>確認できません", Status.UNREGISTERED, "-", "確認できません"),
-        ("-（記録なし）", Status.UNREGISTERED, "-", "（記録なし）"),
+        (f"ー {UNREGISTERED_WORDING}", Status.UNREGISTERED, "ー", UNREGISTERED_WORDING),
+        (f"ー{UNREGISTERED_WORDING}", Status.UNREGISTERED, "ー", UNREGISTERED_WORDING),
+        (
+            f"<span>ー</span><span>{UNREGISTERED_WORDING}</span>",
+            Status.UNREGISTERED,
+            "ー",
+            UNREGISTERED_WORDING,
+        ),
+        (f"－\n\t{UNREGISTERED_WORDING}", Status.UNREGISTERED, "－", UNREGISTERED_WORDING),
+        (f"-<br>{UNREGISTERED_WORDING}", Status.UNREGISTERED, "-", UNREGISTERED_WORDING),
         ("\n\u3000 △ \n", Status.PENDING, "△", None),
+        ("&nbsp;×&nbsp;", Status.RESTRICTED, "×", None),
     ],
 )
 def test_reads_the_symbol_and_the_wording(details, status, symbol, message) -> None:
-    reading = AuAdapter.parse_result(_result(details))
-    assert (reading.status, reading.symbol) == (status, symbol)
-    if message is not None:
-        assert reading.message == message
+    reading = AuAdapter.parse_result(_result(details), IMEI)
+    assert (reading.status, reading.symbol, reading.message) == (status, symbol, message)
 
 
 @pytest.mark.parametrize(
@@ -253,59 +294,176 @@ def test_reads_the_symbol_and_the_wording(details, status, symbol, message) -> N
     [
         "",
         "   \u3000 ",
-        "ーク利用制限の対象外です",  # the tail of ネットワーク: a word fragment
-        "ーネットワーク利用制限",  # ー glued to katakana: refused (known cost, see module doc)
-        "-equiv",
-        "-11-26",
-        "－1件",
-        "−１",
-        "〇二六年",
-        "〇〇",
-        "××",
         "◎ご利用いただけます",
         "●",
         "0",
         "x",
         "状態：〇",
-        "ご利用いただけます 〇",
+        f"ご利用いただけます 〇{OK_WORDING}",
+        "〇&#x20E0;",  # a combining mark over the symbol
+        f"○&#x0338;{OK_WORDING}",
+        "×&#xFE0F;",
     ],
 )
 def test_anything_else_in_the_details_is_a_parse_error(details: str) -> None:
+    """The details start with exactly one known symbol, unaltered, or nothing is read."""
     with pytest.raises(ParseError) as raised:
-        AuAdapter.parse_result(_result(details))
-    assert raised.value.field == "symbol"
+        AuAdapter.parse_result(_result(details), IMEI)
+    assert raised.value.field == Reason.SYMBOL
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        "ーク利用制限の対象外です",  # the tail of ネットワーク: a word fragment
+        "ーネットワーク利用制限",
+        "-equiv",
+        "-11-26",
+        "－1件",
+        "&#x2212;１",
+        "〇二六年",
+        "〇〇",  # a second symbol
+        "××",
+        f"× 〇{OK_WORDING}",
+        "〇ご利用いただけます。",  # a part of au's sentence
+        "○\u3000ネットワーク利用制限の対象外です",
+        "ー 製造番号が確認できません",
+        "-（記録なし）",
+        f"〇{RESTRICTED_WORDING}",  # the sentence for another status
+        f"×{OK_WORDING}",
+        f"△ {UNREGISTERED_WORDING}",
+        f"ー{PENDING_WORDING}",
+    ],
+)
+def test_a_wording_au_does_not_print_with_that_symbol_is_a_parse_error(details: str) -> None:
+    """Only au's own sentence for the status shown may follow the symbol."""
+    with pytest.raises(ParseError) as raised:
+        AuAdapter.parse_result(_result(details), IMEI)
+    assert raised.value.field == Reason.WORDING
+
+
+@pytest.mark.parametrize(
+    ("details", "reason"),
+    [
+        (f"<p>△</p><p>{PENDING_WORDING}</p>", Reason.STRUCTURE),  # not simple inline markup
+        (f"<s>×</s>〇{OK_WORDING}", Reason.STRUCTURE),
+        (f'<span class="hidden">×</span>〇{OK_WORDING}', Reason.HIDDEN),
+        (f"<span hidden>×</span>〇{OK_WORDING}", Reason.HIDDEN),
+        (f'<span style="display:none">×</span>〇{OK_WORDING}', Reason.HIDDEN),
+        (f'<span style="color:#fff">〇</span>×{RESTRICTED_WORDING}', Reason.HIDDEN),
+    ],
+)
+def test_markup_that_hides_or_is_not_simple_inline_is_a_parse_error(details, reason) -> None:
+    """Hidden, struck or block markup in the details may change what a person reads there."""
+    with pytest.raises(ParseError) as raised:
+        AuAdapter.parse_result(_result(details), IMEI)
+    assert raised.value.field == reason
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ('<ul class="list">', "<UL CLASS='list'>"),
+        (_DETAILS, f"<div class=list_details>〇{OK_WORDING}</div>"),
+        ('<ul class="list">', '<ul data-count="2" class="list list_result" id="result">'),
+        (_STATUS_HEADING, '<div data-key="status" class="txt_bold list_heading">状態</div>'),
+        (_STATUS_HEADING, '<div class="list_heading">\n\u3000状態\u3000\n</div>'),
+        (_STATUS_HEADING, '<div class="list_heading">&#x72B6;&#x614B;</div>'),
+        (_STATUS_HEADING, '<div class="list_heading"><b>状態</b><!-- 結果 --></div>'),
+        (f">{IMEI}<", ">35-209900-176148-1<"),
+        (f">{IMEI}<", ">&#51;5 209900 176148 1<"),
+        ("製造番号（IMEI）", "\n製造番号（IMEI/MEID）\n"),
+        ("</ul>", f"{_DATE_ITEM}\n</ul>"),
+    ],
+    ids=[
+        "tag-case-and-quoting",
+        "unquoted-class",
+        "extra-classes-data-and-id",
+        "attribute-order",
+        "blanks-around-heading",
+        "character-references",
+        "inline-markup-and-comment-in-heading",
+        "hyphenated-echo",
+        "spaced-echo-by-reference",
+        "meid-heading",
+        "date-item",
+    ],
+)
+def test_ordinary_variations_of_the_recorded_answer_are_read(change: tuple[str, str]) -> None:
+    """Markup that changes nothing a person sees never stops the answer being read."""
+    reading = AuAdapter.parse_result(_answer(change), IMEI)
+    assert (reading.status, reading.symbol, reading.message) == (Status.OK, "〇", OK_WORDING)
+
+
+@pytest.mark.parametrize(
+    ("headers", "meta", "encoding"),
+    [
+        (SJIS, "", "cp932"),
+        ({"content-type": "text/html"}, '<meta charset="Shift_JIS">', "cp932"),
+        ({"content-type": "text/html; charset=UTF-8"}, "", "utf-8"),
+        ({}, '<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">', "utf-8"),
+    ],
+    ids=["sjis-header-only", "sjis-meta-only", "utf8-header-only", "utf8-meta-only"],
+)
+def test_the_answer_is_read_in_the_charset_it_declares(headers, meta, encoding) -> None:
+    """The charset may be declared in the header or in a meta tag only."""
+    recorded_meta = '<meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS">'
+    page = _answer((recorded_meta, meta))
+    page = replace(page, headers=headers, content=page_text(page).encode(encoding))
+    assert AuAdapter.parse_result(page, IMEI).status is Status.OK
 
 
 def test_the_status_item_is_found_by_its_heading_not_its_position() -> None:
-    extra = (
-        '<li class="list_item"><div class="list_heading">照会日</div>'
-        '<div class="list_details">2026年11月26日</div></li>'
-    )
-    page = _result("×利用制限中です", echo=None, extra=extra)
-    assert AuAdapter.parse_result(page).status is Status.RESTRICTED
+    status_item = _STATUS_ITEM.replace(f"〇{OK_WORDING}", f"×{RESTRICTED_WORDING}")
+    page = _listing(status_item, _DATE_ITEM, _ECHO_ITEM)
+    assert AuAdapter.parse_result(page, IMEI).status is Status.RESTRICTED
 
 
-def test_two_status_items_are_a_parse_error() -> None:
-    extra = (
-        '<li class="list_item"><div class="list_heading">状態</div>'
-        '<div class="list_details">×</div></li>'
-    )
+@pytest.mark.parametrize(
+    "heading", ["SIMロック解除状態", "状態（ネットワーク利用制限）", "ご利用状態"]
+)
+def test_a_heading_that_merely_contains_the_status_heading_is_a_parse_error(heading) -> None:
+    """Only the item headed exactly 状態 holds the answer; an item au never showed is drift."""
+    other = _STATUS_ITEM.replace("状態", heading)
+    for page in (_listing(_ECHO_ITEM, other), _listing(_ECHO_ITEM, _STATUS_ITEM, other)):
+        with pytest.raises(ParseError) as raised:
+            AuAdapter.parse_result(page, IMEI)
+        assert raised.value.field in _ITEM_REASONS
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        (_ECHO_ITEM, _STATUS_ITEM, _STATUS_ITEM.replace(f"〇{OK_WORDING}", "×")),
+        (_ECHO_ITEM, _STATUS_ITEM.replace(f"〇{OK_WORDING}", "×"), _STATUS_ITEM, _DATE_ITEM),
+    ],
+    ids=["two-status-items", "two-status-items-and-a-date"],
+)
+def test_two_status_items_are_a_parse_error(items: tuple[str, ...]) -> None:
+    """Two answers on one page: neither is read."""
     with pytest.raises(ParseError) as raised:
-        AuAdapter.parse_result(_result("〇", extra=extra))
-    assert raised.value.field == "status item"
+        AuAdapter.parse_result(_listing(*items), IMEI)
+    assert raised.value.field in _ITEM_REASONS
 
 
 def test_a_status_item_with_two_details_is_a_parse_error() -> None:
     with pytest.raises(ParseError) as raised:
-        AuAdapter.parse_result(_result('〇</div><div class="list_details">×'))
-    assert raised.value.field == "status details"
+        AuAdapter.parse_result(
+            _answer((_DETAILS, _DETAILS + '<div class="list_details">×</div>')), IMEI
+        )
+    assert raised.value.field == Reason.STRUCTURE
+
+
+def test_a_notice_instead_of_the_list_is_a_parse_error() -> None:
+    page = Replay.load("au", "notice_instead_of_result", "356938035643809").result_page()
+    with pytest.raises(ParseError):
+        AuAdapter.parse_result(page, "356938035643809")
 
 
 def test_a_notice_instead_of_the_list_is_quoted_in_the_parse_error() -> None:
     page = Replay.load("au", "notice_instead_of_result", "356938035643809").result_page()
     with pytest.raises(ParseError) as raised:
-        AuAdapter.parse_result(page)
-    assert raised.value.field == "result list"
+        AuAdapter.parse_result(page, "356938035643809")
     assert "入力内容をご確認ください。" in str(raised.value)
 
 
@@ -317,13 +475,10 @@ def test_a_notice_instead_of_the_list_is_quoted_in_the_parse_error() -> None:
     [
         ("352099001761481", "352099001761481"),
         ("35-209900-176148-1", "352099001761481"),
+        ("35 209900 176148 1", "352099001761481"),
         ("３５２０９９００１７６１４８１", "352099001761481"),
-        ("35209900176148", "352099001761481"),
-        ("3520990017614812", "352099001761481"),  # an IMEISV: same first 14 digits
-        ("35209900176****", "352099001761481"),  # masked digits are not compared
         ("a0000000002329", "A0000000002329"),
         ("A0000000002329", "a0000000002329"),
-        ("3520990", "352099001761481"),  # too short to compare
     ],
 )
 async def test_an_echo_of_the_same_device_is_accepted(echo: str, imei: str) -> None:
@@ -336,23 +491,29 @@ async def test_an_echo_of_the_same_device_is_accepted(echo: str, imei: str) -> N
         ("356938035643809", "352099001761481"),
         ("352099001761491", "352099001761481"),
         ("A0000000002330", "A0000000002329"),
+        # The whole IMEI asked, or the answer is not known to be about it:
+        ("35209900176148", "352099001761481"),  # shortened
+        ("3520990017614812", "352099001761481"),  # an IMEISV
+        ("35209900176****", "352099001761481"),  # masked
+        ("3520990", "352099001761481"),  # too short to name a device
+        ("352099001761481（IMEI）", "352099001761481"),  # annotated
     ],
 )
-async def test_an_echo_of_another_device_is_a_parse_error(echo: str, imei: str) -> None:
+async def test_an_echo_of_another_or_a_partial_number_is_a_parse_error(echo, imei) -> None:
     with pytest.raises(ParseError) as raised:
         await _check_with_echo(echo, imei)
-    assert raised.value.field == "imei echo"
+    assert raised.value.field == Reason.ECHO
     assert len(raised.value.pages) == 2
 
 
 async def _check_with_echo(echo: str, imei: str) -> Status:
-    form = _form('<input id="imei" name="imei">', action="/cmn/WCV009002/WCE009002.hc")
-    result = _result("〇ご利用いただけます", echo=echo)
+    form = _recorded_form()
+    result = answer_page(Carrier.AU, echo, "〇").content
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
-            return httpx.Response(200, headers=SJIS, content=form.encode("cp932"))
-        return httpx.Response(200, headers=SJIS, content=result.content)
+            return httpx.Response(200, headers=SJIS, content=form)
+        return httpx.Response(200, headers=SJIS, content=result)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         return (await AuAdapter(client).check(imei)).reading.status
@@ -360,8 +521,18 @@ async def _check_with_echo(echo: str, imei: str) -> Status:
 
 def test_the_echo_is_read_from_the_recorded_page() -> None:
     page = Replay.load("au", "meid_ok", "A0000000002329").result_page()
-    assert AuAdapter.echoed_id(page) == "A0000000002329"
-    assert AuAdapter.echoed_id(_result("〇", echo=None)) is None
+    assert AuAdapter.recognise(page, "A0000000002329")["echo"] == "A0000000002329"
+    with pytest.raises(ParseError) as raised:
+        AuAdapter.parse_result(page, "A0000000002330")
+    assert raised.value.field == Reason.ECHO
+
+
+def test_an_answer_without_the_imei_echo_is_a_parse_error() -> None:
+    """au always names the device it answers for; an answer that does not is not read."""
+    with pytest.raises(ParseError):
+        AuAdapter.parse_result(_listing(_STATUS_ITEM), IMEI)
+    with pytest.raises(ParseError):
+        AuAdapter.parse_result(_listing(_STATUS_ITEM, _DATE_ITEM), IMEI)
 
 
 # --- pages that are not answers --------------------------------------------------------
@@ -430,9 +601,15 @@ def test_captcha_markers(inner: str) -> None:
 
 
 def test_a_result_page_is_never_screened_as_captcha_or_maintenance() -> None:
-    page = _result("〇ご利用いただけます", extra="<li>画像認証 メンテナンス</li>")
+    """A result list that mentions 画像認証 or メンテナンス is drift, never a screen."""
+    answer = answer_page(Carrier.AU, IMEI, "〇")
+    AuAdapter.screen_page(answer)
+    assert AuAdapter.parse_result(answer, IMEI).status is Status.OK
+    page = _answer(("</ul>", "<li>画像認証 メンテナンス</li></ul>"))
     AuAdapter.screen_page(page)
-    assert AuAdapter.parse_result(page).status is Status.OK
+    with pytest.raises(ParseError) as raised:
+        AuAdapter.parse_result(page, IMEI)
+    assert raised.value.field in _ITEM_REASONS
 
 
 async def test_429_carries_retry_after() -> None:

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from akarom.carriers import ADAPTERS, CaptchaChallenge, CarrierAdapter, Page
-from akarom.carriers.docomo import CaptchaForm, DocomoAdapter
+from akarom.carriers._template import Reason
+from akarom.carriers.docomo import WORDINGS, CaptchaForm, DocomoAdapter
 from akarom.domain import Carrier, Status
 from akarom.errors import CaptchaFailed, CaptchaRequired, Maintenance, ParseError
 from akarom.http import build_client
@@ -66,7 +67,9 @@ def _flow(page: Page) -> tuple[str, str]:
 # --- against the sandbox -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [Status.RESTRICTED, Status.OK, Status.UNREGISTERED])
+@pytest.mark.parametrize(
+    "status", [Status.RESTRICTED, Status.OK, Status.PENDING, Status.UNREGISTERED]
+)
 async def test_a_right_answer_gives_the_status_and_keeps_every_page(status: Status) -> None:
     async with _docomo(status=status.value) as (adapter, admin):
         challenge = await adapter.captcha_challenge(IMEI)
@@ -74,6 +77,7 @@ async def test_a_right_answer_gives_the_status_and_keeps_every_page(status: Stat
         observation = await challenge.answer(_read_image(challenge))
         assert await _requests(admin) == 3
     assert observation.reading.status is status
+    assert observation.reading.message in WORDINGS[status]  # the whole result page was read
     assert (observation.carrier, observation.imei) == (Carrier.DOCOMO, IMEI)
     assert observation.adapter_version == DocomoAdapter.VERSION
     assert [_flow(page) for page in observation.pages] == [
@@ -267,6 +271,21 @@ async def test_recorded_flow_answered_in_one_session() -> None:
     for request in (image, answer):
         assert request.headers["cookie"] == "PHPSESSID=5e55101d0c0ffee0ddba11cafe"
     assert answer.content == b"productno=352099001761481&attestationkey=48213"
+
+
+async def test_a_recorded_answer_about_another_imei_is_refused() -> None:
+    """The answer to a captcha is read as ``check`` reads one: it must name the IMEI asked."""
+    other = "353287081234565"
+    replay = Replay.flow("docomo", "captcha-answered", other)  # docomo answers for IMEI
+    async with httpx.AsyncClient(transport=replay.transport()) as client:
+        challenge = await DocomoAdapter(client).captcha_challenge(other)
+        assert challenge is not None
+        with pytest.raises(ParseError) as raised:
+            await challenge.answer("48213")
+    replay.assert_all_used()
+    assert raised.value.field == Reason.ECHO
+    assert IMEI in str(raised.value)
+    assert len(raised.value.pages) == 3
 
 
 async def test_recorded_flow_with_a_wrong_answer() -> None:

@@ -24,6 +24,7 @@ from akarom.config import Settings
 from akarom.domain import Carrier, Status
 from akarom.sandbox import create_app, parse_scenario
 from akarom.services import Checker, RetryPolicy
+from tests.carriers.pages import answer_page
 from tests.carriers.replay import RUNS, Replay
 
 ADAPTERS: dict[str, type[FormKeepingAdapter]] = {"au": AuAdapter, "softbank": SoftbankAdapter}
@@ -108,7 +109,7 @@ def test_a_check_form_is_immutable() -> None:
 
 
 class Site:
-    """au's form and result, any number of times; counts requests, can stall the GET."""
+    """au's form and recorded answer, any number of times; counts requests, can stall the GET."""
 
     FORM = (
         '<html><head><meta charset="Shift_JIS"></head><body>'
@@ -132,13 +133,8 @@ class Site:
             self.gets += 1
             return httpx.Response(200, headers=headers, content=self.FORM.format(n=self.gets))
         imei = dict(httpx.QueryParams(request.content.decode("ascii")))["imei"]
-        result = (
-            '<ul><li class="list_item"><div class="list_heading">製造番号</div>'
-            f'<div class="list_details">{imei}</div></li>'
-            '<li class="list_item"><div class="list_heading">状態</div>'
-            '<div class="list_details">〇 ご利用いただけます</div></li></ul>'
-        )
-        return httpx.Response(200, headers=headers, content=result.encode("cp932"))
+        result = answer_page(Carrier.AU, imei, "〇")
+        return httpx.Response(200, headers=headers, content=result.content)
 
 
 async def test_concurrent_checks_without_a_form_share_one_get() -> None:

@@ -8,9 +8,11 @@ import httpx
 import pytest
 
 from akarom.carriers import Page
+from akarom.carriers._template import Reason
 from akarom.carriers.softbank import SoftbankAdapter
-from akarom.domain import Status
+from akarom.domain import Carrier, Status
 from akarom.errors import Blocked, CaptchaRequired, CarrierUnavailable, Maintenance, ParseError
+from tests.carriers.pages import ENCODINGS, page_text, recorded, with_text
 from tests.carriers.replay import Replay
 
 IMEI = "356938035643809"
@@ -52,8 +54,15 @@ def _form_html(inputs: str, action: str = "/WBF/icv") -> bytes:
     ).encode("cp932")
 
 
-def _result_html(cell: str) -> bytes:
-    return f"<html><body><table><tr><td>{cell}</td></tr></table></body></html>".encode("cp932")
+_RESULT_FONT = '<font size="8" color="#666666">○</font>'
+
+
+def _result(new: str, *, replacing: str = _RESULT_FONT) -> Page:
+    """The recorded ○ answer page with ``replacing`` (its result font) changed to ``new``."""
+    ok = recorded(Carrier.SOFTBANK, "ok")
+    text = page_text(ok)
+    assert replacing in text
+    return with_text(ok, text.replace(replacing, new), ENCODINGS[Carrier.SOFTBANK])
 
 
 def _page(content: bytes) -> Page:
@@ -155,51 +164,121 @@ async def test_anything_but_15_digits_is_refused_before_any_request(value: str) 
         ('<font size="8" color="#666666">▲</font>', "▲"),
         ("<font color='#666666' size='8'>\n○\n</font>", "○"),
         ('<FONT SIZE=" 8 " COLOR="#666666">×</FONT>', "×"),
+        ("<font size=8 color=#666666>\n\t\u3000▲\u3000\n</font>", "▲"),
         ('<font size="8" color="#666666"><b>－</b></font>', "－"),
-        ('<font size="8" color="#999999">△</font>', "△"),  # fallback: size only
+        ('<font size="8" color="#666666"><span> △ </span></font>', "△"),
+        ('<font size="8" color="#666666" face="MS UI Gothic">○</font>', "○"),
+        ('<font size="8" color="#666666">&#9650;</font>', "▲"),
+        ('<font size="8" color="#666666">&times;</font>', "×"),
+        ('<!-- result --><font size="8" color="#666666"><!-- symbol -->○</font>', "○"),
+        ('<font size="8" color="#cc0000">△</font>', "△"),  # another readable colour
+        ('<font size="8" color="navy">×</font>', "×"),
+        ('<font size="8" color="#808080">○</font>', "○"),
     ],
 )
 def test_the_font_node_is_found_whatever_its_attributes(font: str, symbol: str) -> None:
-    assert SoftbankAdapter.parse_result(_page(_result_html(font))).symbol == symbol
+    assert SoftbankAdapter.parse_result(_result(font), IMEI).symbol == symbol
 
 
-def test_the_exact_font_wins_over_other_size_8_fonts() -> None:
-    cell = '<font size="8" color="#000000">注意</font><font size="8" color="#666666">○</font>'
-    assert SoftbankAdapter.parse_result(_page(_result_html(cell))).status is Status.OK
+def test_a_page_in_utf_8_is_read_like_one_in_shift_jis() -> None:
+    page = _fixture("utf-8").result_page()
+    assert SoftbankAdapter.parse_result(page, IMEI).status is Status.UNREGISTERED
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        # A notice before the result: read as the result font, it holds no symbol.
+        ('<font size="8" color="#000000">注意</font><font size="8" color="#666666">○</font>',
+         Reason.SYMBOL),
+        ('<font size="8" color="#666666">○</font><font size="8" color="#000000">注意</font>',
+         Reason.STRUCTURE),
+    ],
+)  # fmt: skip
+def test_another_size_8_font_beside_the_result_is_refused(cell: str, reason: Reason) -> None:
+    """No font "wins": a second big text in the result cell is a page we do not know."""
+    with pytest.raises(ParseError) as raised:
+        SoftbankAdapter.parse_result(_result(cell), IMEI)
+    assert raised.value.field == reason
 
 
 def test_two_result_fonts_are_not_an_answer() -> None:
     cell = '<font size="8" color="#666666">○</font><font size="8" color="#666666">×</font>'
     with pytest.raises(ParseError) as raised:
-        SoftbankAdapter.parse_result(_page(_result_html(cell)))
-    assert raised.value.field == "symbol"
+        SoftbankAdapter.parse_result(_result(cell), IMEI)
+    assert raised.value.field == Reason.STRUCTURE
 
 
 @pytest.mark.parametrize("text", ["▲ 注意", "▼", "● ", "", "-?", "△▲"])
 def test_only_a_bare_symbol_is_an_answer(text: str) -> None:
-    page = _page(_result_html(f'<font size="8" color="#666666">{text}</font>'))
+    page = _result(f'<font size="8" color="#666666">{text}</font>')
     with pytest.raises(ParseError) as raised:
-        SoftbankAdapter.parse_result(page)
-    assert raised.value.field == "symbol"
+        SoftbankAdapter.parse_result(page, IMEI)
+    assert raised.value.field == Reason.SYMBOL
 
 
 def test_the_page_text_elsewhere_is_never_read() -> None:
     """A legend or notice printing ○ does not make a page without the font node an answer."""
-    page = _page(_result_html("○ 利用可能 ▲ 注意 × 制限中"))
     with pytest.raises(ParseError) as raised:
-        SoftbankAdapter.parse_result(page)
-    assert raised.value.field == "result font"
+        SoftbankAdapter.parse_result(_result("○ 利用可能 ▲ 注意 × 制限中"), IMEI)
+    assert raised.value.field == Reason.TEXT
 
 
-def test_text_beside_the_symbol_in_its_cell_is_the_message() -> None:
-    cell = '<font size="8" color="#666666">▲</font><br>残債があります'
-    assert SoftbankAdapter.parse_result(_page(_result_html(cell))).message == "残債があります"
-    assert SoftbankAdapter.parse_result(_fixture("pending").result_page()).message is None
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ('<font size="8" color="#666666">▲</font><br>残債があります', Reason.STRUCTURE),
+        ('<font size="8" color="#666666">▲</font>残債があります', Reason.TEXT),
+        ('<font size="8" color="#666666">▲<br>残債があります</font>', Reason.SYMBOL),
+    ],
+)
+def test_text_beside_the_symbol_is_refused(cell: str, reason: Reason) -> None:
+    """SoftBank prints no sentence with its symbol: one beside it is a page we do not know."""
+    with pytest.raises(ParseError) as raised:
+        SoftbankAdapter.parse_result(_result(cell), IMEI)
+    assert raised.value.field == reason
+    assert SoftbankAdapter.parse_result(_fixture("pending").result_page(), IMEI).message is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (_RESULT_FONT, f'<font size="8" color="#666666">○ {IMEI}</font>', Reason.SYMBOL),
+        (_RESULT_FONT, f"{_RESULT_FONT}<br>製造番号 {IMEI}", Reason.STRUCTURE),
+        ("確認する</a></font></td></tr>",
+         f"確認する</a></font></td></tr>\n<tr><td>製造番号（IMEI）{IMEI}</td></tr>",
+         Reason.STRUCTURE),
+    ],
+)  # fmt: skip
+def test_a_device_number_on_the_page_is_refused(old: str, new: str, reason: Reason) -> None:
+    """SoftBank is not known to print the IMEI: a page that names one is not its answer."""
+    with pytest.raises(ParseError) as raised:
+        SoftbankAdapter.parse_result(_result(new, replacing=old), IMEI)
+    assert raised.value.field == reason
+
+
+@pytest.mark.parametrize(
+    "font",
+    [
+        '<font size="8" color="#ffffff">×</font>',
+        '<font size="8" color="#FFF">×</font>',
+        '<font size="8" color="white">×</font>',
+        '<font size="8" color="#fefefe">×</font>',
+        '<font size="8" color="#666666"><span class="hidden">×</span>○</font>',
+        '<font size="8" color="#666666"><span style="display:none">×</span>○</font>',
+    ],
+)
+def test_a_symbol_nobody_can_see_is_refused(font: str) -> None:
+    """White on white, or markup that hides a symbol, is refused rather than read."""
+    with pytest.raises(ParseError) as raised:
+        SoftbankAdapter.parse_result(_result(font), IMEI)
+    assert raised.value.field == Reason.HIDDEN
 
 
 def test_the_form_coming_back_is_named() -> None:
-    with pytest.raises(ParseError, match="form again"):
-        SoftbankAdapter.parse_result(_fixture("form-again").result_page())
+    with pytest.raises(ParseError, match=r"\bform\b") as raised:
+        SoftbankAdapter.parse_result(_fixture("form-again").result_page(), IMEI)
+    assert raised.value.field == Reason.STRUCTURE
 
 
 def test_a_maintenance_notice_on_the_form_page_does_not_stop_the_check() -> None:

@@ -207,8 +207,8 @@ _BLANKS = " \t\r\n\u3000\u00a0"
 _ALTERING = frozenset({"Mn", "Me", "Cf"})
 
 
-def _compare_key(text: str) -> str:
-    """A wording as compared: blanks removed (Japanese sentences carry none that matter)."""
+def _squeeze(text: str) -> str:
+    """Text as compared: blanks removed (the carriers' sentences carry none that matter)."""
     return "".join(text.split())
 
 
@@ -231,10 +231,12 @@ def symbol_slot() -> Slot:
 
 
 def _wording_of(text: str, wordings: Mapping[Status, Collection[str]]) -> tuple[Status, str] | None:
-    key = _compare_key(text)
+    """The status and the known sentence (as the carrier writes it) that ``text`` is."""
+    key = _squeeze(text)
     for status, known in wordings.items():
-        if any(_compare_key(sentence) == key for sentence in known):
-            return status, " ".join(text.split())
+        for sentence in known:
+            if _squeeze(sentence) == key:
+                return status, sentence
     return None
 
 
@@ -284,10 +286,10 @@ def wording_slot(wordings: Mapping[Status, Collection[str]]) -> Slot:
 
 def one_of(*texts: str) -> Slot:
     """One of a few fixed texts (a heading the carrier has written in several ways)."""
-    keys = {_compare_key(text): text for text in texts}
+    keys = {_squeeze(text): text for text in texts}
 
     def read(text: str, imei: str) -> str:
-        if _compare_key(text) not in keys:
+        if _squeeze(text) not in keys:
             raise Mismatch(Reason.TEXT, f"{text[:80]!r} is none of {', '.join(texts)}")
         return text
 
@@ -630,8 +632,10 @@ class _TextPattern:
     def of(cls, text: str) -> _TextPattern:
         source = " ".join(text.split())
         parts = _SLOT.split(source)
+        # Compared without blanks: a line break or an ideographic space inside the
+        # carrier's words (as a comment or inline tag can leave) changes nothing read.
         pattern = "".join(
-            re.escape(part) if index % 2 == 0 else f"(?P<{part}>.*?)"
+            re.escape(_squeeze(part)) if index % 2 == 0 else f"(?P<{part}>.*?)"
             for index, part in enumerate(parts)
         )
         return cls(source, re.compile(pattern, re.S), tuple(parts[1::2]))
@@ -640,7 +644,7 @@ class _TextPattern:
         self, text: str, slots: Mapping[str, Slot], imei: str, *, where: str, order: int
     ) -> Values | None:
         """The slots' values if ``text`` fits; a slot's ``Mismatch`` names ``where``."""
-        found = self.regex.fullmatch(text)
+        found = self.regex.fullmatch(_squeeze(text))
         if found is None:
             return None
         values: Values = {}
@@ -877,7 +881,7 @@ class HtmlTemplate:
         if node.tag != pattern.tag:
             raise Mismatch(
                 Reason.STRUCTURE,
-                f"{node.path}: expected <{pattern.label()}>",
+                f"{node.path}: expected <{pattern.label()}>, found {node.describe()}",
                 order=node.order,
             )
         values = self._attributes(pattern, node, imei)
@@ -907,7 +911,7 @@ class HtmlTemplate:
         if missing:
             raise Mismatch(
                 Reason.STRUCTURE,
-                f"{node.path}: expected class {' '.join(sorted(missing))}",
+                f"{node.path}: expected <{pattern.label()}>, found {node.describe()}",
                 order=node.order,
             )
         for token in classes:
@@ -919,7 +923,7 @@ class HtmlTemplate:
             if name not in attrs:
                 raise Mismatch(
                     Reason.ATTRIBUTE,
-                    f"{node.path}: no {name} attribute, expected {expected.source!r}",
+                    f"{node.path}: expected <{pattern.label()}>, found {node.describe()}",
                     order=node.order,
                 )
             value = attrs.pop(name)
