@@ -122,6 +122,61 @@ def test_doctor_reports_the_setup_and_the_live_pages(run) -> None:
     assert data["checks"][-1]["ok"] is True  # the database
 
 
+def test_doctor_reports_a_carrier_whose_pages_stopped_matching(run, tmp_path) -> None:
+    """Pages no template recognised are counted by reason; the newest refused fails doctor."""
+    from datetime import UTC, datetime, timedelta
+
+    from akarom.domain import Carrier, Status
+    from akarom.storage import NewObservation, Store
+
+    now = datetime.now(UTC)
+    with Store.open(None, tmp_path) as store:
+        store.record(
+            NewObservation(
+                imei=OK_AT_DOCOMO,
+                carrier=Carrier.DOCOMO,
+                status=Status.OK,
+                checked_at=now - timedelta(hours=2),
+            )
+        )
+        for minutes, reason in (
+            (90, "unaccounted text"),
+            (60, "unaccounted text"),
+            (30, "imei echo"),
+        ):
+            store.record(
+                NewObservation(
+                    imei=UNREGISTERED,
+                    carrier=Carrier.AU,
+                    status=Status.UNKNOWN,
+                    checked_at=now - timedelta(minutes=minutes),
+                    error="unrecognised_page",
+                    detail="not au's result list: …",
+                    reason=reason,
+                )
+            )
+    result = run("doctor", "--json")
+    data = json.loads(result.stdout)
+    pages = {c["carrier"]: c for c in data["pages"]["carriers"]}
+    assert pages["au"]["refused"] == 3
+    assert pages["au"]["reasons"] == {"unaccounted text": 2, "imei echo": 1}
+    assert pages["au"]["stopped_matching"] is True
+    assert pages["au"]["last_refused"]["imei"] == UNREGISTERED
+    assert pages["docomo"] == {
+        **pages["docomo"],
+        "read": 1,
+        "refused": 0,
+        "stopped_matching": False,
+    }
+    assert result.exit_code == 1
+
+    human = run("doctor", "--lang", "en")
+    assert "au (KDDI) answer pages" in human.stdout
+    assert "3 pages in the last 7 days were not recognised" in human.stdout
+    assert "the site has probably changed" in human.stdout
+    assert f"akarom history {UNREGISTERED} --evidence DIR" in human.stdout
+
+
 def test_a_killed_bulk_run_resumes_without_asking_twice(tmp_path) -> None:
     """kill -9 part-way through, then --resume: every row back, no device asked twice."""
     scenario = tmp_path / "slow.yaml"

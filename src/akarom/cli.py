@@ -57,7 +57,7 @@ from akarom.services.checks import (
     effective_limits,
 )
 from akarom.services.database import Store, open_store
-from akarom.services.doctor import DoctorReport
+from akarom.services.doctor import DRIFT_WINDOW, DoctorReport, PageDrift, page_drift
 from akarom.services.explaining import Explanation, Topic, explain_topic, find_topic
 from akarom.services.history import device_history, export_evidence, history_json
 from akarom.services.manual import carrier_page, record_manual
@@ -890,11 +890,15 @@ def doctor(
         )
         pace = text("doctor.pace", chosen).format(rate=rate, concurrency=concurrency)
         checks.append((text(f"carrier.{carrier.value}", chosen), True, f"{where}: {pace}"))
+    drift: PageDrift | None = None
     try:
         with open_store(settings) as store:
             checks.append((text("doctor.database", chosen), True, store.describe()))
+            drift = page_drift(store)
     except StorageError as broken:
         checks.append((text("doctor.database", chosen), False, str(broken)))
+    if drift is not None:
+        checks.extend(_drift_checks(drift, chosen))
     try:
         rules = load_advice_rules(settings)
         source = (
@@ -917,6 +921,7 @@ def doctor(
                     "ok": healthy,
                     "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in checks],
                     "carriers": report.as_dict() if report is not None else None,
+                    "pages": drift.as_dict() if drift is not None else None,
                 },
                 ensure_ascii=False,
                 default=str,
@@ -939,11 +944,37 @@ def doctor(
                     text(f"doctor.outcome.{probe.outcome}", chosen),
                 )
                 out.print(line)
-                for drift in probe.problems:
-                    out.print(f"    - {drift}")
+                for problem in probe.problems:
+                    out.print(f"    - {problem}")
                 if probe.detail and not probe.ok:
                     out.print(f"    {probe.detail}")
     raise typer.Exit(0 if healthy else 1)
+
+
+def _drift_checks(drift: PageDrift, lang: Lang) -> list[tuple[str, bool, str]]:
+    """One line per carrier whose answer pages were read or refused lately."""
+    days = DRIFT_WINDOW.days
+    lines = []
+    for pages in drift.carriers:
+        name = text("doctor.pages", lang).format(carrier=text(f"carrier.{pages.carrier}", lang))
+        if not pages.refused:
+            lines.append(
+                (name, True, text("doctor.pages.ok", lang).format(read=pages.read, days=days))
+            )
+            continue
+        reasons = ", ".join(f"{reason} ×{count}" for reason, count in pages.reasons.items())
+        detail = text("doctor.pages.refused", lang).format(
+            refused=pages.refused, read=pages.read, days=days, reasons=reasons
+        )
+        last = pages.last_refused
+        if pages.stopped_matching and last is not None:
+            detail += " " + text("doctor.pages.stopped", lang).format(
+                observation=last.id, imei=last.imei, detail=last.detail or ""
+            )
+        else:
+            detail += " " + text("doctor.pages.recovered", lang)
+        lines.append((name, not pages.stopped_matching, detail))
+    return lines
 
 
 async def _doctor_live(settings: Settings) -> DoctorReport:

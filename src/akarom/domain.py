@@ -193,7 +193,9 @@ class CarrierResult:
 
     ``status`` is ``unknown`` exactly when ``error`` is set. ``printed_symbol`` is the
     character as the page printed it (``▲``, ``－``, ``〇``); ``message`` is the
-    carrier's own wording, if the page carried any.
+    carrier's own wording, if the page carried any. ``reason`` says, for a page the
+    adapter did not recognise (``error`` ``unrecognised_page``), how it differed
+    (``unaccounted text``, ``imei echo``…): what ``akarom doctor`` counts as drift.
     """
 
     carrier: Carrier
@@ -206,6 +208,7 @@ class CarrierResult:
     printed_symbol: str | None = None
     elapsed_s: float | None = None
     evidence: tuple[str, ...] = field(default=())
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if (self.status is Status.UNKNOWN) != (self.error is not None):

@@ -49,6 +49,7 @@ from akarom.errors import (
     CaptchaRequired,
     CarrierError,
     InvalidImei,
+    ParseError,
     RateLimited,
 )
 from akarom.http import ON_REQUEST_SENT, build_client
@@ -164,10 +165,34 @@ class _CarrierLine:
         self.person_turn = asyncio.Lock()
         #: Checks of this carrier started and not yet finished, across devices.
         self.queued = 0
+        #: Set while this carrier's answer pages are refused (drift), since when.
+        self.drifting_since: datetime | None = None
 
     def dequeue(self, _: object = None) -> None:
         """One check of this carrier ended (a task's done callback)."""
         self.queued -= 1
+
+    def refused(self, err: ParseError) -> None:
+        """A page no template recognised: logged once when the pages stop matching."""
+        if self.drifting_since is None:
+            self.drifting_since = datetime.now(UTC)
+            logger.error(
+                "%s: its answer pages no longer match what the adapter recognises (%s). "
+                "Its answers stay unknown until the adapter is updated; every refused page "
+                "is kept as evidence, and `akarom doctor` counts them.",
+                self.adapter.CARRIER,
+                err.field,
+            )
+
+    def recognised(self) -> None:
+        """A page a template recognised: logged once when the pages match again."""
+        if self.drifting_since is not None:
+            logger.warning(
+                "%s: its answer pages match again (refused since %s).",
+                self.adapter.CARRIER,
+                self.drifting_since.isoformat(timespec="seconds"),
+            )
+            self.drifting_since = None
 
     def pause(self, err: CarrierError) -> None:
         if self.paused is None:
@@ -459,6 +484,8 @@ class Checker:
                     line.pause(err)
                 return answered or failed
             except CarrierError as err:
+                if isinstance(err, ParseError):
+                    line.refused(err)
                 if not err.transient or attempt >= self.retry.attempts:
                     return await self._failed(carrier, imei, err, run_id)
                 wait = self.retry.backoff(attempt)
@@ -469,6 +496,7 @@ class Checker:
                 logger.exception("%s %s: the adapter failed unexpectedly", carrier, imei)
                 return _unknown(carrier, "error")
             else:
+                line.recognised()
                 return await self._keep(imei, _answered(observation), observation.pages, run_id)
 
     async def _ask_person(
@@ -554,6 +582,7 @@ class Checker:
             source=Source.LIVE,
             error=err.code,
             detail=str(err),
+            reason=err.field if isinstance(err, ParseError) else None,
         )
         result = await self._keep(imei, result, err.pages, run_id)
         # A page we could not place is a bug or a site change: loud, and kept.

@@ -12,6 +12,12 @@ carriers by default). ``DoctorReport`` bundles them for the CLI: ``ok``, the
 carriers in each outcome, and ``as_dict`` for JSON output. Rendering, wording and
 exit codes belong to the CLI.
 
+``page_drift`` needs no network: it reads from the store what each carrier's
+answer pages did lately. A page no template recognised was refused (its answer is
+``unknown``, the page kept as evidence) and counted by reason; a carrier whose
+newest page was refused has **stopped matching**: its site has probably changed,
+and the doctor says so on the first refused page, not after a wrong answer.
+
 A probe that fails in a way no adapter expects (a bug of ours) is logged with its
 traceback and reported as the outcome ``error``; it never hides the other carriers.
 """
@@ -22,12 +28,17 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from akarom.carriers import CarrierAdapter, Probe
 from akarom.domain import ALL_CARRIERS, Carrier
 from akarom.services.checks import Checker
+from akarom.storage import CarrierPages, Store
 
-__all__ = ["ERROR", "DoctorReport", "probe_carriers"]
+__all__ = ["DRIFT_WINDOW", "ERROR", "DoctorReport", "PageDrift", "page_drift", "probe_carriers"]
+
+#: How far back ``page_drift`` looks: a week of a dealer's checks.
+DRIFT_WINDOW = timedelta(days=7)
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +111,51 @@ class DoctorReport:
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: ``{"ok": bool, "carriers": [Probe.as_dict(), …]}``."""
         return {"ok": self.ok, "carriers": [probe.as_dict() for probe in self.probes]}
+
+
+@dataclass(frozen=True, slots=True)
+class PageDrift:
+    """What each carrier's answer pages did since ``since`` (``page_drift``)."""
+
+    since: datetime
+    carriers: tuple[CarrierPages, ...]
+
+    @property
+    def stopped_matching(self) -> tuple[Carrier, ...]:
+        """Carriers whose newest page was refused: adapter work, probably a changed site."""
+        return tuple(pages.carrier for pages in self.carriers if pages.stopped_matching)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: the window and, per carrier, counts, reasons and the newest refusal."""
+        return {
+            "since": self.since.isoformat(),
+            "carriers": [
+                {
+                    "carrier": pages.carrier.value,
+                    "read": pages.read,
+                    "refused": pages.refused,
+                    "reasons": dict(pages.reasons),
+                    "last_read_at": pages.last_read_at.isoformat() if pages.last_read_at else None,
+                    "last_refused": None
+                    if pages.last_refused is None
+                    else {
+                        "observation": pages.last_refused.id,
+                        "imei": pages.last_refused.imei,
+                        "checked_at": pages.last_refused.checked_at.isoformat(),
+                        "reason": pages.last_refused.reason,
+                        "detail": pages.last_refused.detail,
+                    },
+                    "stopped_matching": pages.stopped_matching,
+                }
+                for pages in self.carriers
+            ],
+        }
+
+
+def page_drift(
+    store: Store, *, window: timedelta = DRIFT_WINDOW, now: datetime | None = None
+) -> PageDrift:
+    """Each carrier's pages read and refused within ``window`` (no network)."""
+    since = (now or datetime.now(UTC)) - window
+    found = store.carrier_pages(since)
+    return PageDrift(since, tuple(found[c] for c in ALL_CARRIERS if c in found))

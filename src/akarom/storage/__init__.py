@@ -43,6 +43,7 @@ update is ``finish_run``, which sets ``bulk_runs.finished_at`` once.
 
 from akarom.storage.db import migrate, normalise_url, open_engine
 from akarom.storage.repo import (
+    CarrierPages,
     NewObservation,
     NewPage,
     PageLike,
@@ -55,6 +56,7 @@ from akarom.storage.repo import (
 )
 
 __all__ = [
+    "CarrierPages",
     "NewObservation",
     "NewPage",
     "PageLike",

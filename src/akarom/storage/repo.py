@@ -29,12 +29,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from akarom.domain import Carrier, CarrierResult, Source, Status
-from akarom.errors import StorageError
+from akarom.errors import ParseError, StorageError
 from akarom.storage.db import WRITE_OPTION, migrate, open_engine, translate_errors
 from akarom.storage.tables import BulkRow, BulkRun, EvidenceBlob, EvidencePage, Observation
 
 __all__ = [
     "BLOB_ENCODING",
+    "CarrierPages",
     "NewObservation",
     "NewPage",
     "PageLike",
@@ -135,6 +136,7 @@ class NewObservation:
     adapter_version: str | None = None
     entered_by: str | None = None
     run_id: int | None = None
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if not _IMEI.fullmatch(self.imei):
@@ -177,6 +179,7 @@ class NewObservation:
             adapter_version=adapter_version,
             entered_by=entered_by,
             run_id=run_id,
+            reason=result.reason,
         )
 
 
@@ -199,6 +202,7 @@ class StoredObservation:
     adapter_version: str | None
     entered_by: str | None
     run_id: int | None
+    reason: str | None = None
 
     def to_result(self, *, cached: bool = False) -> CarrierResult:
         """This observation as a ``CarrierResult``; ``cached`` marks it ``source=cache``."""
@@ -212,6 +216,32 @@ class StoredObservation:
             detail=self.detail,
             printed_symbol=self.printed_symbol,
             elapsed_s=None if self.elapsed_ms is None else self.elapsed_ms / 1000,
+            reason=self.reason,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CarrierPages:
+    """What one carrier's pages did since a moment (``Store.carrier_pages``).
+
+    ``read``: live answers read from a page a template recognised; ``refused``: live
+    pages no template recognised (``unrecognised_page``), counted by ``reasons``;
+    ``last_refused``: the newest refused page's observation (its evidence is kept).
+    """
+
+    carrier: Carrier
+    read: int = 0
+    refused: int = 0
+    reasons: Mapping[str, int] = field(default_factory=dict)
+    last_read_at: datetime | None = None
+    last_refused: StoredObservation | None = None
+
+    @property
+    def stopped_matching(self) -> bool:
+        """The newest page seen was refused: the site has probably changed."""
+        last = self.last_refused
+        return last is not None and (
+            self.last_read_at is None or last.checked_at >= self.last_read_at
         )
 
 
@@ -369,6 +399,7 @@ class Store:
             adapter_version=observation.adapter_version,
             entered_by=observation.entered_by,
             run_id=observation.run_id,
+            reason=observation.reason,
         )
         with self._writing("save the observation") as session:
             if blobs:
@@ -443,6 +474,65 @@ class Store:
             rows = session.scalars(query.where(newest.c.rank == 1)).all()
             found = [_observation(row) for row in rows]
         return {item.carrier: item for item in sorted(found, key=lambda o: o.carrier.value)}
+
+    def carrier_pages(self, since: datetime) -> dict[Carrier, CarrierPages]:
+        """Per carrier, the live pages read and refused since ``since`` (drift).
+
+        Carriers with neither are absent. Two grouped queries and one for the newest
+        refusal of each carrier, whatever the number of observations.
+        """
+        _require_aware("since", since)
+        refused = Observation.error == ParseError.code
+        recent = (
+            Observation.source == Source.LIVE.value,
+            Observation.checked_at >= since,
+        )
+        counts = (
+            select(
+                Observation.carrier,
+                Observation.reason,
+                func.count(),
+                func.max(Observation.checked_at),
+            )
+            .where(*recent, refused)
+            .group_by(Observation.carrier, Observation.reason)
+        )
+        answers = (
+            select(Observation.carrier, func.count(), func.max(Observation.checked_at))
+            .where(*recent, Observation.status != Status.UNKNOWN.value)
+            .group_by(Observation.carrier)
+        )
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=Observation.carrier,
+                order_by=(Observation.checked_at.desc(), Observation.id.desc()),
+            )
+            .label("rank")
+        )
+        newest = select(Observation.id, rank).where(*recent, refused).subquery()
+        last = select(Observation).join(newest, Observation.id == newest.c.id)
+        with self._reading("read each carrier's recent pages") as session:
+            reasons: dict[str, dict[str, int]] = {}
+            for carrier, reason, count, _ in session.execute(counts):
+                reasons.setdefault(carrier, {})[reason or "unknown"] = count
+            read = {carrier: (count, at) for carrier, count, at in session.execute(answers)}
+            last_refused = {
+                row.carrier: _observation(row)
+                for row in session.scalars(last.where(newest.c.rank == 1))
+            }
+        found = {}
+        for name in sorted(set(reasons) | set(read)):
+            count, at = read.get(name, (0, None))
+            found[_CARRIERS[name]] = CarrierPages(
+                carrier=_CARRIERS[name],
+                read=count,
+                refused=sum(reasons.get(name, {}).values()),
+                reasons=reasons.get(name, {}),
+                last_read_at=at.astimezone(UTC) if at is not None else None,
+                last_refused=last_refused.get(name),
+            )
+        return found
 
     def history(self, imei: str) -> list[StoredObservation]:
         """Every observation of ``imei``, oldest first (failures included)."""
@@ -656,6 +746,7 @@ def _observation(row: Observation) -> StoredObservation:
         adapter_version=row.adapter_version,
         entered_by=row.entered_by,
         run_id=row.run_id,
+        reason=row.reason,
     )
 
 

@@ -101,7 +101,8 @@ class Observation(Base):
     used to guess which carrier sold a device. ``error`` is set exactly when
     ``status`` is ``unknown``. ``source`` is ``live`` (asked the carrier's page) or
     ``manual`` (a person read the symbol, ``entered_by`` says who); an answer reused
-    from the cache is not a new observation.
+    from the cache is not a new observation. ``reason`` is how a page the adapter did
+    not recognise differed from its template (drift, counted by ``akarom doctor``).
     """
 
     __tablename__ = "observations"
@@ -121,10 +122,13 @@ class Observation(Base):
     adapter_version: Mapped[str | None] = mapped_column(String(64))
     entered_by: Mapped[str | None] = mapped_column(String(200))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_runs.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         # "The newest answer per carrier for this IMEI" (the cache) and history().
         Index(None, "imei", "carrier", "checked_at"),
+        # "What each carrier's pages did lately" (akarom doctor's drift report).
+        Index(None, "carrier", "checked_at"),
         CheckConstraint(f"status IN ({_STATUSES})", name="status"),
         CheckConstraint("source IN ('live', 'manual')", name="source"),
         CheckConstraint(
