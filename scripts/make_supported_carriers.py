@@ -10,10 +10,48 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from akarom.carriers import ADAPTERS
+from akarom.carriers import ADAPTERS, CarrierAdapter, _template
+from akarom.carriers._template import Echo, HtmlTemplate
 from akarom.domain import BRANDS
 
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "carriers.md"
+
+_ECHO = {
+    Echo.REQUIRED: "**required**: every answer must name the whole IMEI asked about, "
+    "in the template's echo slot; an answer without it, or naming another, shortened, "
+    "masked or annotated number, is refused",
+    Echo.OPTIONAL: "**optional**: the answer may name the IMEI; when it does, it must "
+    "be exactly the IMEI asked about (read from the body, never from the URL)",
+    Echo.ABSENT: "**absent**: the carrier is not known to print the IMEI, so the "
+    "template has no echo slot, and a page showing any device number is refused",
+}
+
+
+def _how_answers_are_recognised() -> list[str]:
+    """The template module's own description, up to its examples."""
+    prose = (_template.__doc__ or "").split(">>>")[0].strip()
+    return ["## How an answer is recognised", "", "```text", prose, "```", ""]
+
+
+def _template_section(adapter: type[CarrierAdapter]) -> list[str]:
+    lines = [
+        "### What its answer template accepts and refuses",
+        "",
+        f"IMEI echo: {_ECHO[adapter.ECHO]}.",
+    ]
+    for template in adapter.TEMPLATES:
+        lines += ["", f"**{template.name}** accepts, in its slots:", ""]
+        lines += [f"- {line}" for line in template.describe()]
+        if isinstance(template, HtmlTemplate):
+            lines += ["", "and nothing else around them than this page:", "", "```html"]
+            lines += [template.source, "```"]
+    lines += [
+        "",
+        "Refused (the answer is `unknown`, the page kept as evidence and counted as drift "
+        "by `akarom doctor`): anything the template does not account for, as listed in "
+        "*How an answer is recognised* above.",
+    ]
+    return lines
 
 
 def render() -> str:
@@ -37,6 +75,7 @@ def render() -> str:
             f"| {'yes' if adapter.ACCEPTS_MEID else 'no'} "
             f"| `{adapter.VERSION}`{working} |"
         )
+    lines += ["", *_how_answers_are_recognised()]
     for adapter in sorted(ADAPTERS, key=lambda a: a.CARRIER.value):
         module = sys.modules[adapter.__module__]
         cases = ", ".join(f"`{case.name}`" for case in adapter.TESTS)
@@ -49,6 +88,8 @@ def render() -> str:
             "```",
             "",
             f"Recorded cases ({len(adapter.TESTS)}): {cases}.",
+            "",
+            *_template_section(adapter),
         ]
     return "\n".join(lines) + "\n"
 

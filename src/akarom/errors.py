@@ -198,7 +198,10 @@ class CarrierRejected(CarrierError):
 class ParseError(CarrierError):
     """The page is not one we recognise: its layout changed, or it is not a result.
 
-    ``field`` names what was missing or unreadable (``symbol``, ``result panel``).
+    ``field`` says how it differed, one word per class of drift that ``akarom doctor``
+    counts: for an answer page, a ``carriers._template.Reason`` (``page structure``,
+    ``unaccounted text``, ``hidden markup``, ``imei echo``, ``symbol``, ``wording``…);
+    elsewhere what was missing (``form``, ``http status``, ``captcha form``).
     """
 
     code = "unrecognised_page"

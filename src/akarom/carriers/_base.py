@@ -24,14 +24,25 @@ A subclass sets:
 ``TESTS``             ``AdapterCase``s replayed offline from recorded fixtures
 ``PROBE_PATH``        the page ``probe`` GETs; defaults to ``ENTRY_PATH``
 ``PROBE_EXTRA_PATHS`` further pages ``probe`` GETs after it, in order (default none)
+``TEMPLATES``         the answer pages it recognises whole (``_template``): an answer
+                      is read only from a page that matches one of them entirely
+``ECHO``              whether the carrier's answer names the IMEI (``Echo``):
+                      ``REQUIRED`` (docomo, au), ``OPTIONAL`` (Rakuten: when named,
+                      it must be the IMEI asked) or ``ABSENT`` (SoftBank: a page
+                      naming any device number is refused)
 
 and implements:
 
 ``_check(imei, visit)``  the page flow (form → submit), fetching through ``visit``
                          and returning ``parse_result`` of the answer page
-``parse_result(page)``   **pure**: the ``Reading`` the page shows, or ``ParseError``
-                         naming what is missing; ``CarrierRejected`` for the site's
-                         own invalid-IMEI answer. Never a status it did not read.
+``parse_result(page, imei)``  **pure**, given: the ``Reading`` of the page about
+                         ``imei``, read from the slots of the template it matches
+                         whole (the echo compared with ``imei`` here, never taken
+                         from a URL; a sentence must belong to the symbol's status);
+                         ``ParseError`` whose ``field`` is the ``Reason`` when it
+                         matches none. An adapter overrides it only to judge what
+                         comes before the template (Rakuten: HTTP 400 is
+                         ``CarrierRejected``) or to explain a refusal better.
 ``screen_page(page)``    **pure**: raise ``Blocked``, ``CaptchaRequired``,
                          ``Maintenance`` or ``RateLimited`` when the page is one of
                          those instead of an answer. Runs on every fetched page,
@@ -72,11 +83,11 @@ stops at the first page that raised.
 
 What the adapters share lives beside them, one piece of code per idea: here
 ``declared_charset`` and ``Page.encoding`` (the codec a page is decoded with, and a
-browser encodes its form in), ``echo_matches`` (whether an IMEI a page prints is the
-one asked about) and ``CarrierAdapter._tree`` (a page parsed as HTML); the screens for
-pages that are not answers in ``_screens``, form reading in ``_forms``, keeping a
-check form between checks in ``_reuse``, the symbols in ``_symbols``. What only one
-carrier does stays in its module.
+browser encodes its form in) and ``CarrierAdapter._tree`` (a page parsed as HTML);
+recognising an answer whole in ``_template``, the screens for pages that are not
+answers in ``_screens``, form reading in ``_forms``, keeping a check form between
+checks in ``_reuse``, the symbols in ``_symbols``. What only one carrier does stays
+in its module.
 """
 
 from __future__ import annotations
@@ -115,7 +126,6 @@ from akarom.errors import (
     ParseError,
     RateLimited,
 )
-from akarom.identity import compact
 
 __all__ = [
     "AdapterCase",
@@ -129,7 +139,6 @@ __all__ = [
     "codec_name",
     "declared_charset",
     "decode_body",
-    "echo_matches",
     "parse_retry_after",
 ]
 
@@ -204,43 +213,6 @@ def decode_body(content: bytes, headers: Mapping[str, str], default: str) -> str
     """
     text = content.decode(_encoding(content, headers, default), errors="replace")
     return text.removeprefix("\ufeff")
-
-
-_HEX_DIGITS = frozenset("0123456789ABCDEF")
-
-
-def echo_matches(printed: str, imei: str, *, masked: bool = False) -> bool:
-    """Whether a number a page prints (an IMEI, IMEISV or MEID, however written) names ``imei``.
-
-    Both are compacted as people's input is (``akarom.identity.compact``: full-width
-    digits, a label such as 製造番号, blanks, hyphens and dash look-alikes), then their
-    first 14 characters are compared: the 15th digit of an IMEI is its check digit,
-    the 15th and 16th of an IMEISV its software version. A printed number shorter
-    than 14 characters names no device and does not match. With ``masked``, a printed
-    character that is not a hex digit (``*``) is a mask and is not compared.
-
-    >>> echo_matches("35-209900-176148-1", "352099001761481")
-    True
-    >>> echo_matches("３５２０９９００１７６１４８１０１", "352099001761481")  # an IMEISV
-    True
-    >>> echo_matches("a0000000002329", "A0000000002329")
-    True
-    >>> echo_matches("356938035643809", "352099001761481")
-    False
-    >>> echo_matches("3520990017614", "352099001761481")
-    False
-    >>> echo_matches("35209900176****", "352099001761481")
-    False
-    >>> echo_matches("35209900176****", "352099001761481", masked=True)
-    True
-    """
-    shown, ours = compact(printed)[:14], compact(imei)[:14]
-    if len(shown) < 14 or len(ours) < 14:
-        return False
-    return all(
-        seen == asked or (masked and seen not in _HEX_DIGITS)
-        for seen, asked in zip(shown, ours, strict=True)
-    )
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

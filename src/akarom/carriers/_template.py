@@ -230,6 +230,13 @@ def symbol_slot() -> Slot:
     return Slot(read, "exactly one symbol of §7 (○ 〇 ◯ △ ▲ × ✕ - － ー −), nothing else")
 
 
+def _sentences(wordings: Mapping[Status, Collection[str]]) -> str:
+    return "; ".join(
+        f"{status.symbol} " + " / ".join(f"「{sentence}」" for sentence in known)
+        for status, known in wordings.items()
+    )
+
+
 def _wording_of(text: str, wordings: Mapping[Status, Collection[str]]) -> tuple[Status, str] | None:
     """The status and the known sentence (as the carrier writes it) that ``text`` is."""
     key = _squeeze(text)
@@ -269,7 +276,10 @@ def symbol_with_wording_slot(wordings: Mapping[Status, Collection[str]]) -> Slot
             )
         return replace(reading, message=known[1])
 
-    return Slot(read, "a symbol, then nothing or a sentence the carrier prints for that status")
+    return Slot(
+        read,
+        "a symbol of §7, then nothing or the sentence for that status: " + _sentences(wordings),
+    )
 
 
 def wording_slot(wordings: Mapping[Status, Collection[str]]) -> Slot:
@@ -281,7 +291,7 @@ def wording_slot(wordings: Mapping[Status, Collection[str]]) -> Slot:
             raise Mismatch(Reason.WORDING, f"a wording the template does not know: {text[:80]!r}")
         return Wording(known[1], known[0])
 
-    return Slot(read, "one of the sentences the carrier prints, for the status shown")
+    return Slot(read, "the sentence for the status shown: " + _sentences(wordings))
 
 
 def one_of(*texts: str) -> Slot:

@@ -36,24 +36,23 @@ Drift probe (``probe_page``, for ``akarom doctor --live``)
     named ``nextForm``, an action not ending in ``WCE009002.hc``, no IMEI input
     (``#imei`` or ``name=imei``/``IMEI``).
 
-What it returns
-    A list of ``li.list_item`` entries, each a ``.list_heading`` and a ``.list_details``.
-    The item whose heading contains 「状態」 holds the answer: its details start with the
-    symbol, followed by explanatory wording (kept as ``Reading.message``). The item is
-    found by its heading, never by position (it was the 2nd item in 2025). An item
-    whose heading contains 「製造番号」 echoes the IMEI; ``_check`` refuses an answer
-    for another number (``ParseError(field="imei echo")``): the first 14 characters
-    are compared (``_base.echo_matches``), a masked character (``*``) is not, and an
-    echo shorter than 14 characters cannot be compared and is accepted.
+What it returns (the template ``RESULT``, recognised whole)
+    A list of ``li.list_item`` entries, each a ``.list_heading`` and a
+    ``.list_details``, in any order (状態 was the 2nd item in 2025, §2.3): an item
+    headed 製造番号（IMEI） (or 製造番号（IMEI/MEID）) holding the whole IMEI asked
+    about (``ECHO = Echo.REQUIRED``: a masked, shortened, 16-digit or annotated number
+    is refused with ``ParseError(field="imei echo")``), the item headed exactly 「状態」
+    whose details are the symbol followed by nothing or by au's sentence for that
+    status (``WORDINGS``, kept as ``Reading.message``), and perhaps a 照会日 date item;
+    around it au's title, heading, note and footer. A heading that merely contains
+    状態 (SIMロック解除状態, 状態の見方), a second status item, a sentence for another
+    status or one au is not known to print, a mark combined with the symbol, a notice,
+    hidden markup: each is a ``ParseError`` naming what differs, and the answer is
+    ``unknown``.
 
 Quirks
     * Symbols: 〇 (U+3007) and ○ for ok, △, ×, and ー (U+30FC), － and ``-`` for no
-      record (§2.3, §7). The wording may follow the symbol directly, but a symbol
-      character that reads as part of a word is refused (``ParseError``): ー before
-      katakana (the tail of ネットワーク), ``-`` before ASCII letters or digits, －/−
-      before digits, 〇 before kanji numerals. Known cost: should au print a no-record
-      ー glued to katakana wording (「ーネットワーク…」), the adapter fails loudly
-      instead of reading it.
+      record (§2.3, §7). The sentence may follow the symbol directly or after blanks.
     * Encoding: unknown. The Forbidden page was Shift_JIS (§2.1); pages are decoded by
       their declared charset, else as Shift_JIS (cp932), and the form goes back in the
       codec its page was decoded with (``Page.encoding``).
@@ -69,7 +68,7 @@ Quirks
     * Captcha: no evidence for au. 「画像認証」 in the visible text, or an input, image,
       frame, div or form whose name, id, class, src or alt mentions "captcha", is
       ``CaptchaRequired`` (a guess, shared with the other adapters: ``_screens``).
-    * A page with no result list but a notice paragraph (the old fallback XPath
+    * A page with a notice where the result list should be (the old fallback XPath
       ``/html/body/div[1]/div[2]/p``, INFERRED to be an error or notice, §2.3) is a
       ``ParseError`` quoting the notice. It is never ``CarrierRejected``: the site's
       invalid-IMEI wording is unknown, and guessing it could hide a changed page.
@@ -83,8 +82,10 @@ sandbox's 「不正な画面遷移です」 page. Still unverified about the liv
   (and so whether a kept form can be POSTed again);
 * the form's exact ``action`` path and method (POST is assumed from the Mechanize flow);
 * the response encoding, and whether the result opens in a new window or after a redirect;
-* the exact markup inside ``.list_details`` (symbol and wording in one text, or apart)
-  and the wording for each symbol;
+* the exact markup of the result page (the template is the best reconstruction: the
+  first live page that differs is refused and counted as drift), inside
+  ``.list_details`` too (symbol and wording in one text, or apart), and au's sentence
+  for each symbol (``WORDINGS`` are the reconstructed ones);
 * whether a MEID is still accepted (§2.4), and what the page shows for an invalid IMEI;
 * the maintenance page, any captcha, and what triggers 「Forbidden」 (§2.6, §10.3).
 """

@@ -18,13 +18,17 @@ Flow (§1.4, SEEN 2025-06 … 2026-02 in three independent scrapers)
     the answer will no longer be a result page and the check fails loudly
     (``ParseError``), never with a guessed status.
 
-What the page returns
-    A Shift_JIS result page. The verdict is the stripped text of the **second**
-    ``div.result-panel``, the bare symbol: ○ (or ◯), △, × or the ASCII hyphen ``-``
-    for "no record" (§1.4 step 4, H). That the three panels are [IMEI, symbol, search
-    date] is INFERRED (M) from a 2024 blog describing the screen. The explanatory
-    wording (§1.5) is returned as the message only when the page itself prints one of
-    the sentences reported for the status read; otherwise the message is None.
+What the page returns (the template ``RESULT``, recognised whole)
+    A Shift_JIS result page: three ``div.result-panel`` blocks labelled 製造番号,
+    ネットワーク利用制限のステータス and 製造番号の検索日 (the IMEI, the bare symbol ○ ◯
+    △ × or the ASCII hyphen ``-`` for "no record", the search date; §1.4 step 4, H;
+    the order and labels INFERRED, M, from a 2024 blog describing the screen), an
+    optional panel with one of the sentences of §1.5 (``WORDINGS``; returned as the
+    message, and refused when it belongs to another status than the symbol), the
+    翌々日中 note and FAQ link of top.php (§1.2), and docomo's header and footer.
+    Anything else on the page (a notice, an extra panel, a script, hidden markup, a
+    symbol with other text or a combining mark) is a ``ParseError`` naming what
+    differs: the answer is ``unknown``.
 
 Quirks
     - Shift_JIS (cp932), declared in ``<meta>`` and, per the sandbox notes, the header
@@ -71,17 +75,16 @@ Captcha, answered by a person (§1.3; akarom never answers a captcha by machine)
       docomo while a person answers, so only one challenge is live at a time.
 
 Decisions where the reference is silent
-    - **IMEI echo.** When a result panel shows a 14–16-digit number (the IMEI panel,
-      hyphens, spaces, full-width digits or a 製造番号 label allowed), its first 14
-      digits must equal those asked for (``_base.echo_matches``),
-      else ``ParseError(field="imei echo")``: the answer must be about our device.
-      The echo is not *required*, because the panel order is inferred. ``parse_result``
-      sees only the page, so ``_check`` compares ``echoed_imeis(page)`` afterwards.
+    - **IMEI echo** (``ECHO = Echo.REQUIRED``). The first panel must hold the whole
+      IMEI asked about (hyphens, spaces or full-width digits allowed; a masked,
+      shortened, 16-digit or annotated number is refused with
+      ``ParseError(field="imei echo")``): the answer must be about our device. The
+      2024 blog shows 製造番号 on the result screen (§1.4), so the echo is required.
     - **Invalid IMEI.** The site's own invalid-IMEI answer is unknown (§1.5). A page
-      that shows the search form again (a ``productno`` input) and no result is
-      reported as ``ParseError(field="result panel")`` naming that fact, not as
-      ``CarrierRejected``: akarom only sends Luhn-valid IMEIs, so the form coming back
-      more likely means the flow changed (a token, a captcha, a session) than a refusal.
+      that shows the search form again (a ``productno`` input) is reported as a
+      ``ParseError`` saying so, not as ``CarrierRejected``: akarom only sends
+      Luhn-valid IMEIs, so the form coming back more likely means the flow changed
+      (a token, a captcha, a session) than a refusal.
     - **Input.** docomo takes 15 digits only (§1.7; no MEID). ``_check`` raises
       ``ValueError`` for anything else: services validate and never send it, so it is
       a programming error, and nothing is sent.
@@ -100,8 +103,11 @@ Fixtures
 
 Unverified about the live site (carrier-sites.md §10)
     - the current HTML of the result page: how many ``result-panel`` blocks, their
-      order, whether the IMEI is echoed and how (hyphens?), the date format;
-    - whether the result page carries any explanatory wording at all;
+      order and labels, how the IMEI is echoed (hyphens?), the date format, the
+      header, notes and footer around them: the template is the best reconstruction,
+      and the first live page that differs is refused and counted as drift;
+    - whether the result page carries any explanatory wording at all, and in which
+      words;
     - https versus http behaving the same; whether a cookie-less single POST keeps
       working;
     - the invalid-IMEI, empty-input and maintenance pages and their HTTP statuses;
@@ -467,6 +473,20 @@ class DocomoAdapter(CarrierAdapter):
             f"the captcha image is not an image ({sent}, {len(page.content)} bytes)",
             field="captcha image",
         )
+
+    @classmethod
+    def parse_result(cls, page: Page, imei: str) -> Reading:
+        """The answer of ``RESULT``; a page showing the search form again says so."""
+        try:
+            return super().parse_result(page, imei)
+        except ParseError as err:
+            if cls._tree(page).css_first('input[name="productno"]') is None:
+                raise
+            raise ParseError(
+                "docomo showed the search form again instead of a result (its invalid-IMEI "
+                f"wording is unknown, carrier-sites.md §1.5): {err}",
+                field=err.field,
+            ) from err
 
     @classmethod
     def probe_page(cls, page: Page) -> list[str]:

@@ -22,25 +22,29 @@ What it returns
       ``"status": 3`` to mean it.
 
     ``Reading.symbol`` is the canonical symbol for the number (the page's own symbols
-    ○ △ × - are drawn by the app, not sent). ``Reading.message`` is the first
-    non-empty string among the top-level fields ``message``, ``statusMessage``,
-    ``statusText``, ``description``, ``detail``, ``text``, if any (none is known to
-    exist).
+    ○ △ × - are drawn by the app, not sent).
+
+    The object is recognised whole (the template ``RESULT``): besides ``status`` it
+    may hold ``imei``, which must then be the IMEI asked exactly (``ECHO =
+    Echo.OPTIONAL``: the one source reads only ``status``; compared with the IMEI
+    the check asked about, never read back from the URL, which a redirect can
+    change), and ``message``, which must be a sentence known for that status
+    (``WORDINGS``, reconstructed; it becomes ``Reading.message``).
 
 Refusals
     Everything else is ``ParseError``, never ``unregistered``: another ``status``
-    value, a ``status`` that is not an integer (``true``, ``0.0`` and ``"0"`` included),
-    a body that is not a JSON object, a reply other than HTTP 200 (a moved endpoint's
-    404 must not read as -), or an ``imei`` field naming another IMEI than the one asked
-    for (the IMEI is read back from the page's URL, so ``parse_result`` stays pure).
-    HTTP 400 is ``CarrierRejected`` (the site refused the IMEI); 403 ``Blocked``,
-    429 ``RateLimited``, 5xx ``CarrierUnavailable`` (base class). An HTML page where
-    JSON was expected is screened with the guesses shared by all adapters
-    (``_screens``): an 「Access Denied」/「Forbidden」 title → ``Blocked``, captcha
-    markers (「画像認証」 in the visible text, an input, image, frame, div or form
-    mentioning "captcha") → ``CaptchaRequired``, 「メンテナンス」 in the visible text (not
-    in a link or a script) → ``Maintenance``; any other HTML (the app's own shell,
-    say) is a ``ParseError``.
+    value or one not written as a plain integer (``true``, ``0.0``, ``"0"``, ``-0``,
+    ``00``), any other key (an ``error`` member, ``result``, ``code``…), a key twice,
+    a body that is not a UTF-8 JSON object served as ``application/json``, an unknown
+    sentence, and a reply other than HTTP 200 (a moved endpoint's 404 must not read
+    as -). HTTP 400 is ``CarrierRejected`` (the site refused the IMEI); 403
+    ``Blocked``, 429 ``RateLimited``, 5xx ``CarrierUnavailable`` (base class). An
+    HTML page where JSON was expected is screened with the guesses shared by all
+    adapters (``_screens``): an 「Access Denied」/「Forbidden」 title → ``Blocked``,
+    captcha markers (「画像認証」 in the visible text, an input, image, frame, div or
+    form mentioning "captcha") → ``CaptchaRequired``, 「メンテナンス」 in the visible
+    text (not in a link or a script) → ``Maintenance``; any other HTML (the app's own
+    shell, say) is a ``ParseError``.
 
 Drift probe (``probe_page``, for ``akarom doctor --live``)
     GETs the ``/restriction/`` shell only, and reports a missing ``#imei`` input or

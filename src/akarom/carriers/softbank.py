@@ -39,13 +39,14 @@ Drift probe (``probe_page``, for ``akarom doctor --live``)
     a missing hidden ``_PageID``, ``_DataStoreID``, ``_ControlID`` or ``_ActionID``, no
     ``imei`` input, no ``ACT_TE001`` submit button.
 
-What the page returns
-    Old table-based HTML; the verdict is the text of ``<font size="8"
-    color="#666666">`` (§3.2 step 4), matched by attribute value whatever the
-    attribute order, case or quoting, with ``font[size=8]`` as the fallback when the
-    colour changes. The symbol must be the whole text of that node. Any text beside it
-    in the same table cell is returned as the message (none has been reported; the
-    message is usually None).
+What the page returns (the template ``RESULT``, recognised whole)
+    Old table-based HTML: SoftBank's logo, a heading, the verdict as the whole text
+    of ``<font size="8" color="#666666">`` (§3.2 step 4; attribute order, case and
+    quoting free, the colour any colour a person can read on the white page), a link
+    back to the form and the copyright. No wording and no IMEI have been reported on
+    it, so ``Reading.message`` is None and ``ECHO = Echo.ABSENT``: a page that shows
+    any device number, a sentence beside the symbol, a second size-8 font, a notice,
+    a script or hidden markup is a ``ParseError`` naming what differs.
 
 Quirks
     - **SoftBank prints ▲ (U+25B2), not △** (§3.2 step 5, seen c. 2016 and c. 2022–23
@@ -66,9 +67,9 @@ Quirks
 
 Decisions where the reference is silent
     - Always ``POST`` (§3.2), whatever ``method`` the form declares.
-    - The IMEI is not looked for on the result page: nobody reports SoftBank echoing
-      it, and the table may hold other numbers.
-    - An invalid-IMEI answer is unknown; a result page without the ``font`` node is a
+    - No IMEI echo is required or accepted: nobody reports SoftBank echoing it, and
+      inventing the requirement would refuse every real answer.
+    - An invalid-IMEI answer is unknown; a page other than the result template is a
       ``ParseError`` (the form shown again says so in the message), never
       ``CarrierRejected``.
     - 15 digits only (no MEID): ``_check`` raises ``ValueError`` for anything else, a
@@ -82,7 +83,9 @@ Fixtures
 
 Unverified about the live site (carrier-sites.md §10.4)
     - the encoding, and the exact form and result HTML (table layout, the cell text
-      around the symbol, whether the IMEI is echoed);
+      around the symbol, whether the IMEI is echoed): the template is the best
+      reconstruction, and the first live page that differs is refused and counted as
+      drift;
     - the button label today (確認 or 送信), the meaning of ``lbk``, ct11 versus ct99;
     - whether the form's hidden values change per session (they are read from the
       page, and a kept form is dropped as soon as it stops yielding answers);
@@ -179,7 +182,7 @@ class SoftbankAdapter(FormKeepingAdapter):
         _case("unregistered", Status.UNREGISTERED, "－ (U+FF0D): no record", symbol="－"),
         _case("whitespace", Status.PENDING, "newlines and U+3000 around ▲", symbol="▲"),
         _case("attribute-order", Status.OK, "color before size, unquoted, upper case", symbol="○"),
-        _case("font-size-only", Status.RESTRICTED, "colour changed: font[size=8]", symbol="×"),
+        _case("font-size-only", Status.RESTRICTED, "another readable colour (#cc0000)", symbol="×"),
         _case("utf-8", Status.UNREGISTERED, "both pages declared UTF-8", symbol="－"),
         _case(
             "form-read-from-page",
@@ -259,6 +262,19 @@ class SoftbankAdapter(FormKeepingAdapter):
         if len(form.submits) == 1:
             return next(iter(form.submits.items()))
         raise ParseError(f"unable to find the submit button {_BUTTON}", field="form")
+
+    @classmethod
+    def parse_result(cls, page: Page, imei: str) -> Reading:
+        """The answer of ``RESULT``; a page showing the check form again says so."""
+        try:
+            return super().parse_result(page, imei)
+        except ParseError as err:
+            if cls._tree(page).css_first('input[name="imei"]') is None:
+                raise
+            raise ParseError(
+                f"SoftBank showed the check form again instead of a result: {err}",
+                field=err.field,
+            ) from err
 
     @staticmethod
     def _result_nodes(tree: LexborHTMLParser) -> list[LexborNode]:
