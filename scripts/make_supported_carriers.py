@@ -12,7 +12,6 @@ from pathlib import Path
 
 from akarom.carriers import ADAPTERS, CarrierAdapter, _template
 from akarom.carriers._template import Echo, HtmlTemplate
-from akarom.domain import BRANDS
 
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "carriers.md"
 
@@ -69,7 +68,7 @@ def render() -> str:
         working = "" if adapter.WORKING else " (known broken)"
         lines.append(
             f"| `{adapter.CARRIER.value}` | {adapter.DISPLAY_NAME} "
-            f"| {', '.join(BRANDS[adapter.CARRIER])} "
+            f"| {', '.join(adapter.CARRIER.brands)} "
             f"| {adapter.BASE_URL}{adapter.ENTRY_PATH} "
             f"| 1 every {adapter.MIN_INTERVAL:g} s | {adapter.TIMEOUT:g} s "
             f"| {'yes' if adapter.ACCEPTS_MEID else 'no'} "

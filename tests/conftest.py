@@ -11,12 +11,17 @@ from typing import Any
 
 import pytest
 import uvicorn
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from akarom.cli import app
+from akarom.domain import Carrier
 from akarom.sandbox import create_app, parse_scenario
 from tests.cli_support import free_port
 from tests.services.conftest import DEVICES
+
+# The carrier list is not an Enum: hypothesis draws carriers from it in its own order.
+st.register_type_strategy(Carrier, st.deferred(lambda: st.sampled_from(tuple(Carrier))))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

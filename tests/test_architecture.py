@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "sandbox": {"domain"},
     "storage": {"domain", "errors"},
     "advice": {"domain", "errors"},
-    "tabular": {"identity", "errors"},
+    "tabular": {"identity", "errors", "domain"},
     "services": {
         "advice",
         "carriers",

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from akarom import tabular
 from akarom.errors import AkaromError
 from akarom.tabular import (
-    RESULT_COLUMNS,
     InputRow,
     TableError,
     TableFormat,
     lost_digits,
     open_output,
     open_table,
+    result_columns,
 )
 
 IMEI = "352099001761481"
@@ -70,7 +70,7 @@ def _cells(path: Path) -> list[list[str]]:
 def test_public_names() -> None:
     assert sorted(tabular.__all__) == sorted(
         [
-            "RESULT_COLUMNS",
+            "result_columns",
             "XLSX_MAX_ROWS",
             "InputRow",
             "Table",
@@ -82,7 +82,7 @@ def test_public_names() -> None:
             "open_table",
         ]
     )
-    assert RESULT_COLUMNS == (
+    assert result_columns() == (
         "imei_normalized",
         "verdict",
         "origin_carrier",
@@ -541,7 +541,7 @@ def test_output_round_trip(tmp_path: Path, name: str) -> None:
     _write(path)
     result = [IMEI, "clear", "", "○", "-", "", "", "", ""]
     expected = [
-        [*HEADER, *RESULT_COLUMNS],
+        [*HEADER, *result_columns()],
         [*ROWS[0], *result],
         ["", "", "", *result],
         ["3", "", "", *result],
@@ -581,7 +581,7 @@ def test_output_preamble_is_written_first(tmp_path: Path) -> None:
     lines = (tmp_path / "out.csv").read_bytes().decode("utf-8-sig").split("\r\n")
     assert lines[:3] == [
         "在庫一覧,",
-        "IMEI,memo," + ",".join(RESULT_COLUMNS),
+        "IMEI,memo," + ",".join(result_columns()),
         f"{IMEI},a" + "," * 9,
     ]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from akarom.advice import SITUATIONS, Action, Disclosure, Marketplace
-from akarom.domain import Carrier, Status, Verdict
+from akarom.domain import Status, Verdict
 from akarom.services.advising import Role
 from akarom.services.explaining import _TERMS
 from akarom.texts import LANGS, catalogue, keys, parse_catalogue, text
@@ -29,8 +29,7 @@ def test_every_key_written_in_the_code_is_in_the_catalogue() -> None:
 
 def _families() -> list[str]:
     """Keys the code builds from a value (``f"status.{status}.meaning"``)."""
-    wanted = [f"carrier.{c.value}" for c in Carrier]
-    wanted += [f"status.{s.value}.meaning" for s in Status]
+    wanted = [f"status.{s.value}.meaning" for s in Status]
     wanted += [f"verdict.{v.value}.{part}" for v in Verdict for part in ("headline", "short")]
     wanted += [f"role.{r.value}" for r in Role]
     wanted += [f"situation.{s}" for s in SITUATIONS]
@@ -56,7 +55,7 @@ def test_every_key_built_from_a_value_is_in_the_catalogue(key: str) -> None:
 
 def test_japanese_is_written_in_japanese() -> None:
     """A ja sentence that is plain ASCII is an English one left untranslated."""
-    names = {"carrier.au", "label.kind.imei", "label.kind.meid", "disclosure.imei"}
+    names = {"label.kind.imei", "label.kind.meid", "disclosure.imei"}
     untranslated = [
         key
         for key, sentence in catalogue("ja").items()

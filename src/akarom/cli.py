@@ -104,7 +104,7 @@ CarrierOption = Annotated[
     typer.Option(
         "--carrier",
         "-c",
-        help="Ask only this carrier (docomo, au, softbank, rakuten, or a brand such as "
+        help=f"Ask only this carrier ({', '.join(Carrier)}, or a brand such as "
         "ahamo, uq, ymobile). Repeatable.",
         show_default=False,
     ),
@@ -277,7 +277,7 @@ def _carriers(names: list[str] | None) -> list[Carrier] | None:
     try:
         return [resolve_carrier(name) for name in names] if names else None
     except ValueError as problem:
-        err.print(f"akarom: {problem} (docomo, au, softbank, rakuten)")
+        err.print(f"akarom: {problem} ({', '.join(Carrier)})")
         raise typer.Exit(2) from None
 
 
@@ -345,7 +345,7 @@ class TerminalPerson:
             await asyncio.to_thread(webbrowser.open, path.as_uri())
             err.print(
                 text("person.captcha", self.lang).format(
-                    carrier=text(f"carrier.{challenge.carrier.value}", self.lang), path=path
+                    carrier=challenge.carrier.label(self.lang), path=path
                 )
             )
             return await asyncio.to_thread(self._ask, text("person.captcha_prompt", self.lang))
@@ -354,7 +354,7 @@ class TerminalPerson:
         async with self._one_question:
             err.print(
                 text("manual.instructions", self.lang).format(
-                    carrier=text(f"carrier.{carrier.value}", self.lang), url=url, imei=imei
+                    carrier=carrier.label(self.lang), url=url, imei=imei
                 )
             )
             return await asyncio.to_thread(self._ask, text("person.page_prompt", self.lang))
@@ -407,7 +407,7 @@ def _print_report(report: DeviceReport, lang: Lang) -> None:
         (text(f"verdict.{report.verdict.value}.headline", lang), _VERDICT_STYLE[report.verdict]),
     )
     if report.origin_carrier is not None:
-        origin = text(f"carrier.{report.origin_carrier.value}", lang)
+        origin = report.origin_carrier.label(lang)
         verdict_line.append(f"  ({text('label.origin', lang)}: {origin})")
     shown = report.identity.value if report.identity else ""
     out.print(Text.assemble((report.input, "bold"), f"  {shown}" if shown != report.input else ""))
@@ -429,7 +429,7 @@ def _print_report(report: DeviceReport, lang: Lang) -> None:
                 meaning.append(f"\n{text('label.evidence', lang)}: {result.evidence[0]}", "dim")
             when = _when(result, lang)
             table.add_row(
-                text(f"carrier.{result.carrier.value}", lang),
+                result.carrier.label(lang),
                 Text(result.symbol, _STATUS_STYLE[result.status]),
                 meaning,
                 when,
@@ -745,7 +745,7 @@ def _print_bulk_summary(summary: BulkSummary, lang: Lang) -> None:
         out.print(
             Text(
                 text("bulk.paused", lang).format(
-                    carrier=text(f"carrier.{carrier.value}", lang),
+                    carrier=carrier.label(lang),
                     reason=text(f"error.{code}", lang),
                     id=carrier.value,
                 ),
@@ -799,7 +799,7 @@ def history(
         pages = text("history.pages", chosen).format(count=len(entry.pages))
         table.add_row(
             observation.checked_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S"),
-            text(f"carrier.{observation.carrier.value}", chosen),
+            observation.carrier.label(chosen),
             Text(observation.status.symbol, _STATUS_STYLE[observation.status]),
             meaning,
             f"{source}\n#{observation.id} {pages}",
@@ -837,7 +837,7 @@ def manual(
         url = carrier_page(settings, which)
         out.print(
             text("manual.instructions", chosen).format(
-                carrier=text(f"carrier.{which.value}", chosen),
+                carrier=which.label(chosen),
                 url=url,
                 imei=checked["imei"],
             )
@@ -855,7 +855,7 @@ def manual(
             raise typer.Exit(2) from None
     out.print(
         text("manual.recorded", chosen).format(
-            carrier=text(f"carrier.{which.value}", chosen),
+            carrier=which.label(chosen),
             symbol=result.symbol,
             meaning=result_reason(result, chosen),
             who=who,
@@ -889,7 +889,7 @@ def doctor(
             live=configured.base_url is None,
         )
         pace = text("doctor.pace", chosen).format(rate=rate, concurrency=concurrency)
-        checks.append((text(f"carrier.{carrier.value}", chosen), True, f"{where}: {pace}"))
+        checks.append((carrier.label(chosen), True, f"{where}: {pace}"))
     drift: PageDrift | None = None
     try:
         with open_store(settings) as store:
@@ -939,7 +939,7 @@ def doctor(
                 mark, style = ("✓ ", "green") if probe.ok else ("✗ ", "bold red")
                 line = Text.assemble(
                     (mark, style),
-                    text(f"carrier.{probe.carrier.value}", chosen),
+                    probe.carrier.label(chosen),
                     f" {probe.url}: ",
                     text(f"doctor.outcome.{probe.outcome}", chosen),
                 )
@@ -956,7 +956,7 @@ def _drift_checks(drift: PageDrift, lang: Lang) -> list[tuple[str, bool, str]]:
     days = DRIFT_WINDOW.days
     lines = []
     for pages in drift.carriers:
-        name = text("doctor.pages", lang).format(carrier=text(f"carrier.{pages.carrier}", lang))
+        name = text("doctor.pages", lang).format(carrier=pages.carrier.label(lang))
         if not pages.refused:
             lines.append(
                 (name, True, text("doctor.pages.ok", lang).format(read=pages.read, days=days))

@@ -23,14 +23,14 @@ carrier's check page answers one of four symbols for one IMEI:
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
+from typing import ClassVar
 
 __all__ = [
-    "ALL_CARRIERS",
-    "BRANDS",
     "Carrier",
     "CarrierResult",
     "Source",
@@ -43,63 +43,146 @@ __all__ = [
 ]
 
 
-class Carrier(StrEnum):
-    """A carrier whose check page akarom asks; the value is the INTERFACES id."""
-
-    DOCOMO = "docomo"
-    AU = "au"
-    SOFTBANK = "softbank"
-    RAKUTEN = "rakuten"
-
-
-ALL_CARRIERS: tuple[Carrier, ...] = tuple(Carrier)
-
-#: The brands whose phones each carrier's page answers for (INTERFACES.md §2).
-BRANDS: dict[Carrier, tuple[str, ...]] = {
-    Carrier.DOCOMO: ("NTT docomo", "ahamo"),
-    Carrier.AU: ("au", "UQ mobile", "povo"),
-    Carrier.SOFTBANK: ("SoftBank", "Y!mobile", "LINEMO"),
-    Carrier.RAKUTEN: ("Rakuten Mobile",),
-}
-
-# Brand names people type, after _alias_key() folding. Sub-brands are checked on
-# their parent's page (carrier-sites.md §6): ahamo on docomo's, UQ and povo on
-# KDDI's, Y!mobile, LINEMO and the old EMOBILE on SoftBank's.
-_BRAND_ALIASES: dict[str, Carrier] = {
-    "docomo": Carrier.DOCOMO,
-    "nttdocomo": Carrier.DOCOMO,
-    "ドコモ": Carrier.DOCOMO,
-    "nttドコモ": Carrier.DOCOMO,
-    "ahamo": Carrier.DOCOMO,
-    "アハモ": Carrier.DOCOMO,
-    "au": Carrier.AU,
-    "kddi": Carrier.AU,
-    "エーユー": Carrier.AU,
-    "uq": Carrier.AU,
-    "uqmobile": Carrier.AU,
-    "uqモバイル": Carrier.AU,
-    "ユーキューモバイル": Carrier.AU,
-    "povo": Carrier.AU,
-    "ポヴォ": Carrier.AU,
-    "softbank": Carrier.SOFTBANK,
-    "ソフトバンク": Carrier.SOFTBANK,
-    "sb": Carrier.SOFTBANK,
-    "ymobile": Carrier.SOFTBANK,
-    "ワイモバイル": Carrier.SOFTBANK,
-    "linemo": Carrier.SOFTBANK,
-    "ラインモ": Carrier.SOFTBANK,
-    "emobile": Carrier.SOFTBANK,
-    "イーモバイル": Carrier.SOFTBANK,
-    "rakuten": Carrier.RAKUTEN,
-    "rakutenmobile": Carrier.RAKUTEN,
-    "楽天": Carrier.RAKUTEN,
-    "楽天モバイル": Carrier.RAKUTEN,
-}
-
-
 def _alias_key(name: str) -> str:
     folded = unicodedata.normalize("NFKC", name).casefold()
     return "".join(ch for ch in folded if ch not in " \t-_.・!！/")
+
+
+class _CarrierList(type):
+    """Lets ``Carrier`` be used as the list of carriers: iterated, counted, called by id."""
+
+    _registered: dict[str, Carrier]
+
+    def __iter__(cls) -> Iterator[Carrier]:
+        return iter(tuple(cls._registered.values()))
+
+    def __len__(cls) -> int:
+        return len(cls._registered)
+
+    def __call__(cls, value: object) -> Carrier:
+        found = cls._registered.get(value) if isinstance(value, str) else None
+        if found is None:
+            raise ValueError(f"{value!r} is not a valid Carrier")
+        return found
+
+
+class Carrier(str, metaclass=_CarrierList):
+    """A carrier whose check page akarom asks; its value is the INTERFACES id.
+
+    **The one list of carriers.** ``for carrier in Carrier`` gives every registered
+    carrier in registration order, ``Carrier("au")`` the one with that id (or
+    ``ValueError``), ``Carrier.AU`` a built-in. Every layer derives its carriers from
+    here: the adapters, the sandbox's sites, the bulk report's columns, the CLI's help,
+    the settings (``AKAROM_<ID>_URL``…). A carrier carries what people call it
+    (``brands``, the ``aliases`` they type, a ``label`` per language); ``register``
+    adds one (see "Adding a carrier" in ``docs/architecture.md``).
+
+    >>> Carrier("softbank") is Carrier.SOFTBANK, Carrier.SOFTBANK == "softbank"
+    (True, True)
+    >>> [str(c) for c in Carrier]
+    ['docomo', 'au', 'softbank', 'rakuten']
+    """
+
+    _registered: ClassVar[dict[str, Carrier]] = {}
+    DOCOMO: ClassVar[Carrier]
+    AU: ClassVar[Carrier]
+    SOFTBANK: ClassVar[Carrier]
+    RAKUTEN: ClassVar[Carrier]
+
+    name: str
+    brands: tuple[str, ...]
+    aliases: frozenset[str]
+    labels: Mapping[str, str]
+
+    @classmethod
+    def register(
+        cls,
+        value: str,
+        *,
+        brands: tuple[str, ...],
+        labels: Mapping[str, str],
+        aliases: Iterable[str] = (),
+    ) -> Carrier:
+        """Add a carrier to the list (``value``: its INTERFACES id, lower-case ASCII).
+
+        ``labels`` names it for people (``ja`` and ``en``); ``aliases`` are the other
+        names people type for it (its brands and the id are aliases already).
+        ``ValueError`` for an id, label or alias already taken.
+        """
+        if not value.isascii() or not value.isidentifier() or value != value.lower():
+            raise ValueError(f"a carrier id is a lower-case ASCII identifier, not {value!r}")
+        if value in cls._registered:
+            raise ValueError(f"the carrier {value!r} is already registered")
+        if set(labels) != {"ja", "en"}:
+            raise ValueError(f"{value}: labels in ja and en are needed, not {sorted(labels)}")
+        keys = {_alias_key(name) for name in (value, *brands, *aliases)}
+        for carrier in cls._registered.values():
+            taken = keys & carrier.aliases
+            if taken:
+                raise ValueError(f"{value}: {sorted(taken)} already name {carrier}")
+        carrier = str.__new__(cls, value)
+        carrier.name = value.upper()
+        carrier.brands = tuple(brands)
+        carrier.aliases = frozenset(keys)
+        carrier.labels = MappingProxyType(dict(labels))
+        cls._registered[value] = carrier
+        return carrier
+
+    @classmethod
+    def unregister(cls, carrier: Carrier) -> None:
+        """Take a carrier off the list again (tests that register one of their own)."""
+        if carrier in (cls.DOCOMO, cls.AU, cls.SOFTBANK, cls.RAKUTEN):
+            raise ValueError(f"{carrier} is built in")
+        cls._registered.pop(carrier.value, None)
+
+    @property
+    def value(self) -> str:
+        """The INTERFACES id, as a plain ``str``."""
+        return str.__str__(self)
+
+    def label(self, lang: str) -> str:
+        """What people call the carrier, in ``lang`` (``ja``, else English)."""
+        return self.labels.get(lang, self.labels["en"])
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    def __repr__(self) -> str:
+        return f"<Carrier.{self.name}: {self.value!r}>"
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return Carrier, (self.value,)
+
+
+# Sub-brands are checked on their parent's page (carrier-sites.md §6): ahamo on
+# docomo's, UQ and povo on KDDI's, Y!mobile, LINEMO and the old EMOBILE on SoftBank's.
+Carrier.DOCOMO = Carrier.register(
+    "docomo",
+    brands=("NTT docomo", "ahamo"),
+    labels={"ja": "ドコモ", "en": "docomo"},
+    aliases=("ドコモ", "NTTドコモ", "アハモ"),
+)
+Carrier.AU = Carrier.register(
+    "au",
+    brands=("au", "UQ mobile", "povo"),
+    labels={"ja": "au (KDDI)", "en": "au (KDDI)"},
+    aliases=("KDDI", "エーユー", "UQ", "UQモバイル", "ユーキューモバイル", "ポヴォ"),
+)
+Carrier.SOFTBANK = Carrier.register(
+    "softbank",
+    brands=("SoftBank", "Y!mobile", "LINEMO"),
+    labels={"ja": "ソフトバンク", "en": "SoftBank"},
+    aliases=("ソフトバンク", "SB", "ワイモバイル", "ラインモ", "EMOBILE", "イーモバイル"),
+)
+Carrier.RAKUTEN = Carrier.register(
+    "rakuten",
+    brands=("Rakuten Mobile",),
+    labels={"ja": "楽天モバイル", "en": "Rakuten Mobile"},
+    aliases=("楽天", "楽天モバイル"),
+)
 
 
 def resolve_carrier(name: str) -> Carrier:
@@ -114,10 +197,11 @@ def resolve_carrier(name: str) -> Carrier:
     ...
     ValueError: unknown carrier or brand: 'mvno'
     """
-    carrier = _BRAND_ALIASES.get(_alias_key(name))
-    if carrier is None:
-        raise ValueError(f"unknown carrier or brand: {name!r}")
-    return carrier
+    key = _alias_key(name)
+    for carrier in Carrier:
+        if key in carrier.aliases:
+            return carrier
+    raise ValueError(f"unknown carrier or brand: {name!r}")
 
 
 class Status(StrEnum):
@@ -238,12 +322,12 @@ _SEVERITY = (Status.RESTRICTED, Status.PENDING, Status.OK)
 
 
 def decide_verdict(
-    results: Iterable[CarrierResult], carriers: Collection[Carrier] = ALL_CARRIERS
+    results: Iterable[CarrierResult], carriers: Collection[Carrier] | None = None
 ) -> VerdictDecision:
     """Join per-carrier results into one verdict (INTERFACES.md §2).
 
-    ``carriers`` are the carriers whose answer the device needs (all four, or only
-    au for a MEID): ``clear`` by "nobody has a record" needs every one of them to
+    ``carriers`` are the carriers whose answer the device needs (every carrier by
+    default, or only au for a MEID): ``clear`` by "nobody has a record" needs every one of them to
     have said ``unregistered``. A carrier that was asked and failed keeps the
     verdict from ``clear`` even when the selling carrier said ○.
 
@@ -274,6 +358,6 @@ def decide_verdict(
         return VerdictDecision(Verdict.INCOMPLETE if failed else Verdict.CLEAR, origin)
     everyone_unregistered = all(
         carrier in by_carrier and by_carrier[carrier].status is Status.UNREGISTERED
-        for carrier in carriers
+        for carrier in (Carrier if carriers is None else carriers)
     )
     return VerdictDecision(Verdict.CLEAR if everyone_unregistered else Verdict.INCOMPLETE, None)

@@ -76,7 +76,7 @@ Rows
 
 Output
     The original columns (each row padded to the header's width), then
-    :data:`RESULT_COLUMNS`, then any cells a row had beyond the header's width,
+    ``result_columns()``, then any cells a row had beyond the header's width,
     so nothing is dropped and the result columns stay under their names. The
     format follows OUTPUT's extension. CSV/TSV are written in UTF-8 with BOM,
     which every Excel since 2016 opens correctly in Japan, except that cp932
@@ -119,10 +119,10 @@ from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeAlias
 
 from akarom import identity
+from akarom.domain import Carrier
 from akarom.errors import AkaromError
 
 __all__ = [
-    "RESULT_COLUMNS",
     "XLSX_MAX_ROWS",
     "InputRow",
     "Table",
@@ -132,22 +132,23 @@ __all__ = [
     "lost_digits",
     "open_output",
     "open_table",
+    "result_columns",
 ]
 
 Kind: TypeAlias = Literal["csv", "tsv", "xlsx"]
 
-#: The columns akarom adds after the original ones, in this order (INTERFACES.md §3).
-RESULT_COLUMNS: Final = (
-    "imei_normalized",
-    "verdict",
-    "origin_carrier",
-    "docomo",
-    "au",
-    "softbank",
-    "rakuten",
-    "checked_at",
-    "error",
-)
+
+def result_columns() -> tuple[str, ...]:
+    """The columns akarom adds after the original ones, in this order (INTERFACES.md §3):
+    a column per carrier, from the carrier list.
+
+    >>> result_columns()
+    ('imei_normalized', 'verdict', 'origin_carrier', 'docomo', 'au', 'softbank', 'rakuten', \
+'checked_at', 'error')
+    """
+    carriers = tuple(carrier.value for carrier in Carrier)
+    return ("imei_normalized", "verdict", "origin_carrier", *carriers, "checked_at", "error")
+
 
 #: Rows one Excel worksheet holds; an XLSX report cannot have more.
 XLSX_MAX_ROWS: Final = 1_048_576
@@ -826,8 +827,8 @@ class Writer:
         self.path = path
         self.format = fmt
         self.width = len(header)
-        #: Every column akarom adds: RESULT_COLUMNS, then the caller's extra ones.
-        self.added_columns: tuple[str, ...] = (*RESULT_COLUMNS, *extra_columns)
+        #: Every column akarom adds: result_columns(), then the caller's extra ones.
+        self.added_columns: tuple[str, ...] = (*result_columns(), *extra_columns)
         #: Data rows written so far.
         self.rows_written = 0
         self._temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
@@ -956,7 +957,7 @@ def open_output(
 ) -> Writer:
     """Start writing the report to ``path`` (.csv, .tsv or .xlsx, by its extension).
 
-    ``header`` is the input's header; :data:`RESULT_COLUMNS` follow it, then
+    ``header`` is the input's header; ``result_columns()`` follow it, then
     ``extra_columns`` (the advice columns of ``bulk --for``). Give the
     input's ``input_format`` so cp932 input gets cp932 CSV output (otherwise UTF-8
     with BOM; ``encoding`` overrides), and its ``preamble`` to keep title rows.

@@ -64,8 +64,8 @@ def text(key: str, lang: Lang = "ja") -> str:
 def keys(prefix: str = "") -> list[str]:
     """The catalogue's keys that start with ``prefix``, in file order.
 
-    >>> keys("carrier.")
-    ['carrier.docomo', 'carrier.au', 'carrier.softbank', 'carrier.rakuten']
+    >>> keys("verdict.red.")
+    ['verdict.red.headline', 'verdict.red.short']
     """
     return [key for key in _load() if key.startswith(prefix)]
 

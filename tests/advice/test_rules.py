@@ -230,7 +230,7 @@ FACTS = st.builds(
     Facts,
     verdict=st.sampled_from(Verdict),
     status=st.none() | st.sampled_from(Status),
-    origin_carrier=st.none() | st.sampled_from(Carrier),
+    origin_carrier=st.none() | st.sampled_from(tuple(Carrier)),
     sim=st.none() | st.sampled_from(Sim),
     days_since_purchase=st.none() | st.integers(min_value=0, max_value=5000),
     after_repair=st.none() | st.booleans(),

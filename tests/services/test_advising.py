@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from akarom.advice import Action, Marketplace, Seller, Sim, load_rules
 from akarom.config import Settings
 from akarom.domain import (
-    ALL_CARRIERS,
     Carrier,
     CarrierResult,
     Status,
@@ -46,7 +45,7 @@ IMEI = "352099001761481"
 
 
 def report(*results: CarrierResult) -> DeviceReport:
-    decision = decide_verdict(results, ALL_CARRIERS)
+    decision = decide_verdict(results, tuple(Carrier))
     return DeviceReport(
         input=IMEI,
         identity=parse(IMEI),

@@ -84,5 +84,6 @@ async def test_refused_pages_are_unknown_kept_logged_once_and_counted(
 
     stopped = [r for r in caplog.records if "no longer match" in r.getMessage()]
     back = [r for r in caplog.records if "match again" in r.getMessage()]
-    assert len(stopped) == 1 and stopped[0].levelno == logging.ERROR
+    assert len(stopped) == 1
+    assert stopped[0].levelno == logging.ERROR
     assert len(back) == 1

@@ -34,7 +34,8 @@ def test_refused_pages_are_counted_by_carrier_and_reason(store: Store) -> None:
     au = found[Carrier.AU]
     assert (au.read, au.refused) == (1, 3)
     assert dict(au.reasons) == {"unaccounted text": 2, "imei echo": 1}
-    assert au.last_refused is not None and au.last_refused.id == last.id
+    assert au.last_refused is not None
+    assert au.last_refused.id == last.id
     assert au.last_refused.reason == "imei echo"
     assert au.stopped_matching, "the newest au page was refused: the site has changed"
     docomo = found[Carrier.DOCOMO]
@@ -44,7 +45,9 @@ def test_refused_pages_are_counted_by_carrier_and_reason(store: Store) -> None:
 
 def test_a_page_read_after_the_refusals_means_the_pages_match_again(store: Store) -> None:
     store.record(_refused(1, "unaccounted text"))
-    store.record(observation(carrier=Carrier.AU, status=Status.RESTRICTED, at=T0 + timedelta(minutes=9)))
+    store.record(
+        observation(carrier=Carrier.AU, status=Status.RESTRICTED, at=T0 + timedelta(minutes=9))
+    )
     au = store.carrier_pages(T0 - timedelta(days=1))[Carrier.AU]
     assert au.refused == 1
     assert not au.stopped_matching

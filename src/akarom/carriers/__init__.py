@@ -1,6 +1,11 @@
 """Carrier adapters, one module per carrier check page, and their registry.
 
-The registry is an explicit sorted list: importing a module registers nothing.
+The carriers themselves are ``akarom.domain.Carrier``, the one list every layer
+derives from; this registry gives each its adapter. ``ADAPTERS`` is the explicit,
+sorted list of the built-in ones (importing a module registers nothing);
+``register_adapter`` adds one for a carrier registered elsewhere (a plugin, a test).
+``adapter_class`` raises for a carrier that has none, so a service fails at start-up,
+never half-way through a check.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ __all__ = [
     "Reading",
     "Visit",
     "adapter_class",
+    "register_adapter",
     "symbol_status",
+    "unregister_adapter",
 ]
 
 ADAPTERS: tuple[type[CarrierAdapter], ...] = (
@@ -44,9 +51,30 @@ ADAPTERS: tuple[type[CarrierAdapter], ...] = (
 )
 
 
+_REGISTERED: dict[Carrier, type[CarrierAdapter]] = {a.CARRIER: a for a in ADAPTERS}
+
+
+def register_adapter(adapter: type[CarrierAdapter]) -> type[CarrierAdapter]:
+    """Give ``adapter.CARRIER`` its adapter; ``ValueError`` if it has one already."""
+    if adapter.CARRIER in _REGISTERED:
+        raise ValueError(f"{adapter.CARRIER} already has an adapter")
+    _REGISTERED[adapter.CARRIER] = adapter
+    return adapter
+
+
+def unregister_adapter(carrier: Carrier) -> None:
+    """Take a registered adapter away again (the built-in ones stay)."""
+    if any(adapter.CARRIER is carrier for adapter in ADAPTERS):
+        raise ValueError(f"{carrier}'s adapter is built in")
+    _REGISTERED.pop(carrier, None)
+
+
 def adapter_class(carrier: Carrier) -> type[CarrierAdapter]:
-    """The adapter class for ``carrier``."""
-    for adapter in ADAPTERS:
-        if adapter.CARRIER is carrier:
-            return adapter
-    raise LookupError(f"no adapter for {carrier}")
+    """The adapter class for ``carrier``; ``LookupError`` when it has none."""
+    try:
+        return _REGISTERED[carrier]
+    except KeyError:
+        raise LookupError(
+            f"no adapter for the carrier {carrier}: register one with "
+            "akarom.carriers.register_adapter (docs/architecture.md, Adding a carrier)"
+        ) from None

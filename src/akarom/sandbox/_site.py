@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from types import MappingProxyType
 from typing import ClassVar
 from urllib.parse import parse_qsl
@@ -29,18 +30,28 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from akarom.domain import Carrier, Status
-from akarom.sandbox.scenario import Mode
 
 __all__ = [
     "CAPTCHA_GIF",
     "MAINTENANCE_RETRY_AFTER_S",
     "Context",
     "Handler",
+    "Mode",
     "Page",
     "Site",
     "esc",
     "read_form",
 ]
+
+
+class Mode(StrEnum):
+    """How a carrier's pages behave (INTERFACES.md §5)."""
+
+    NORMAL = "normal"
+    BLOCKED = "blocked"  # HTTP 403 Forbidden page
+    MAINTENANCE = "maintenance"  # HTTP 503 メンテナンス page with Retry-After
+    CAPTCHA = "captcha"  # an image captcha instead of the answer
+
 
 # Seconds a maintenance page asks the client to wait (Retry-After).
 MAINTENANCE_RETRY_AFTER_S = 600
@@ -95,14 +106,17 @@ async def read_form(request: Request, codec: str) -> dict[str, str]:
 class Site(ABC):
     """One carrier's check pages at the real paths.
 
-    A subclass sets ``carrier``, ``charset`` (declared in the Content-Type header and
-    in ``<meta>``), ``codec`` (what bytes are written with), ``title`` and
-    ``default_symbols``, and lists its routes. ``handles_captcha`` is true when the
-    site draws its own captcha flow (docomo); otherwise the app answers every page
-    of a site in captcha mode with ``captcha_page``.
+    A subclass sets ``carrier``, ``entry_path`` (the page a person opens),
+    ``charset`` (declared in the Content-Type header and in ``<meta>``), ``codec``
+    (what bytes are written with), ``title`` and ``default_symbols`` (or ``numeric``:
+    it answers status codes, not symbols), and lists its routes. ``handles_captcha``
+    is true when the site draws its own captcha flow (docomo); otherwise the app
+    answers every page of a site in captcha mode with ``captcha_page``.
     """
 
     carrier: ClassVar[Carrier]
+    entry_path: ClassVar[str]
+    numeric: ClassVar[bool] = False
     charset: ClassVar[str]
     codec: ClassVar[str]
     title: ClassVar[str]

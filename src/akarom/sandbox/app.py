@@ -74,9 +74,6 @@ from starlette.routing import Route
 
 from akarom.domain import Carrier, Status
 from akarom.sandbox._site import CAPTCHA_GIF, Context, Handler, Page, Site
-from akarom.sandbox.au import AuSite
-from akarom.sandbox.docomo import DocomoSite
-from akarom.sandbox.rakuten import RakutenSite
 from akarom.sandbox.scenario import (
     CarrierSettings,
     Mode,
@@ -86,7 +83,7 @@ from akarom.sandbox.scenario import (
     parse_carrier_settings,
     parse_statuses,
 )
-from akarom.sandbox.softbank import SoftbankSite
+from akarom.sandbox.sites import site_class
 
 __all__ = ["GRACE_S", "create_app", "run_sandbox"]
 
@@ -95,12 +92,6 @@ logger = logging.getLogger("akarom.sandbox")
 GRACE_S = 0.010
 _JST = timezone(timedelta(hours=9), "JST")
 _SERVER_ERRORS = (500, 502, 503)
-_ENTRY_PATHS = {
-    Carrier.DOCOMO: "/top.php",
-    Carrier.AU: "/cmn/WCV009001/WCE009001.hc",
-    Carrier.SOFTBANK: "/WBF/icv",
-    Carrier.RAKUTEN: "/restriction/",
-}
 
 
 @dataclass(slots=True)
@@ -280,7 +271,10 @@ def _admin_routes(sandbox: _Sandbox) -> list[Route]:
 
     async def index(request: Request) -> Response:
         carriers = {
-            carrier.value: {"entry": _ENTRY_PATHS[carrier], **sandbox.settings[carrier].as_dict()}
+            carrier.value: {
+                "entry": sandbox.sites[carrier].entry_path,
+                **sandbox.settings[carrier].as_dict(),
+            }
             for carrier in Carrier
         }
         return JSONResponse({"carriers": carriers, "seed": sandbox.scenario.seed})
@@ -353,12 +347,8 @@ def create_app(
     Uptime (for timed changes) counts from this call and restarts on
     ``POST /_sandbox/reset``.
     """
-    sites: dict[Carrier, Site] = {
-        Carrier.DOCOMO: DocomoSite(),
-        Carrier.AU: AuSite(),
-        Carrier.SOFTBANK: SoftbankSite(),
-        Carrier.RAKUTEN: RakutenSite(),
-    }
+    # A site for every carrier of the one list (site_class raises for one without).
+    sites: dict[Carrier, Site] = {carrier: site_class(carrier)() for carrier in Carrier}
     sandbox = _Sandbox(scenario, sites, clock, sleep)
     routes: list[Route] = []
     for site in sites.values():

@@ -83,6 +83,7 @@ class AuSite(Site):
     """au's check pages: the WCE009001 form and the WCE009002 result."""
 
     carrier: ClassVar[Carrier] = Carrier.AU
+    entry_path: ClassVar[str] = FORM_PATH
     charset: ClassVar[str] = "Shift_JIS"
     codec: ClassVar[str] = "cp932"
     title: ClassVar[str] = "auお客さまサポート"

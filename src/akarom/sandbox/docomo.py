@@ -41,8 +41,7 @@ from typing import ClassVar
 from starlette.requests import Request
 
 from akarom.domain import Carrier, Status
-from akarom.sandbox._site import CAPTCHA_GIF, Context, Handler, Page, Site, esc, read_form
-from akarom.sandbox.scenario import Mode
+from akarom.sandbox._site import CAPTCHA_GIF, Context, Handler, Mode, Page, Site, esc, read_form
 
 __all__ = ["DocomoSite"]
 
@@ -83,6 +82,7 @@ class DocomoSite(Site):
     """docomo's check site: top.php, search.php (GET form, POST result), gifcat/call.php."""
 
     carrier: ClassVar[Carrier] = Carrier.DOCOMO
+    entry_path: ClassVar[str] = "/top.php"
     charset: ClassVar[str] = "Shift_JIS"
     codec: ClassVar[str] = "cp932"
     title: ClassVar[str] = "ネットワーク利用制限携帯電話機確認サイト"

@@ -121,6 +121,8 @@ class RakutenSite(Site):
     """Rakuten's check page shell and its JSON endpoint."""
 
     carrier: ClassVar[Carrier] = Carrier.RAKUTEN
+    entry_path: ClassVar[str] = "/restriction/"
+    numeric: ClassVar[bool] = True  # the JSON carries 0–3, not ○ △ × -
     charset: ClassVar[str] = "UTF-8"
     codec: ClassVar[str] = "utf-8"
     title: ClassVar[str] = "楽天モバイル"

@@ -39,7 +39,6 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -47,6 +46,7 @@ from typing import Any
 import yaml
 
 from akarom.domain import Carrier, Status
+from akarom.sandbox._site import Mode
 
 __all__ = [
     "CarrierSettings",
@@ -62,27 +62,8 @@ __all__ = [
 ]
 
 
-class Mode(StrEnum):
-    """How a carrier's pages behave (INTERFACES.md §5)."""
-
-    NORMAL = "normal"
-    BLOCKED = "blocked"  # HTTP 403 Forbidden page
-    MAINTENANCE = "maintenance"  # HTTP 503 メンテナンス page with Retry-After
-    CAPTCHA = "captcha"  # an image captcha instead of the answer
-
-
 # Statuses a device can have at a carrier: ``unknown`` is akarom's, not a carrier's.
 DEVICE_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s is not Status.UNKNOWN)
-
-# Codec each site's pages are written in; symbols must survive it.
-SITE_CODECS: Mapping[Carrier, str] = MappingProxyType(
-    {
-        Carrier.DOCOMO: "cp932",
-        Carrier.AU: "cp932",
-        Carrier.SOFTBANK: "cp932",
-        Carrier.RAKUTEN: "utf-8",
-    }
-)
 
 _EMPTY_STATUSES: Mapping[Carrier, Status] = MappingProxyType({})
 _EMPTY_SYMBOLS: Mapping[Status, str] = MappingProxyType({})
@@ -287,8 +268,12 @@ def _parse_device_key(key: Any) -> str:
 
 
 def _parse_symbols(carrier: Carrier, data: Any, where: str) -> Mapping[Status, str]:
-    if carrier is Carrier.RAKUTEN:
-        raise ValueError(f"{where}.symbols: rakuten answers numeric status codes, not symbols")
+    # The sites import this module (for Mode's neighbours), so the registry comes late.
+    from akarom.sandbox.sites import site_class
+
+    site = site_class(carrier)
+    if site.numeric:
+        raise ValueError(f"{where}.symbols: {carrier} answers numeric status codes, not symbols")
     symbols: dict[Status, str] = {}
     for name, value in _mapping(data, f"{where}.symbols").items():
         status = _parse_status(name, f"{where}.symbols")
@@ -296,10 +281,10 @@ def _parse_symbols(carrier: Carrier, data: Any, where: str) -> Mapping[Status, s
         if not isinstance(value, str) or not value.strip() or "\n" in value or "<" in value:
             raise ValueError(f"{key}: must be a one-line, non-empty text, got {value!r}")
         try:
-            value.encode(SITE_CODECS[carrier])
+            value.encode(site.codec)
         except UnicodeEncodeError:
             raise ValueError(
-                f"{key}: {value!r} cannot be written in {carrier.value}'s encoding (Shift_JIS)"
+                f"{key}: {value!r} cannot be written in {carrier.value}'s encoding ({site.charset})"
             ) from None
         symbols[status] = value
     return MappingProxyType(symbols)
@@ -354,8 +339,8 @@ def _check_keys(data: Mapping[Any, Any], allowed: Iterable[str], where: str) -> 
             raise ValueError(f"{where}: unknown key {key!r} (expected one of {', '.join(allowed)})")
 
 
-def _choices(values: Iterable[StrEnum]) -> str:
-    return ", ".join(value.value for value in values)
+def _choices(values: Iterable[str]) -> str:
+    return ", ".join(str(value) for value in values)
 
 
 def _kind(value: Any) -> str:

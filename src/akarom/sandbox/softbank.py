@@ -88,6 +88,7 @@ class SoftbankSite(Site):
     """SoftBank's ``/WBF/icv``: the form on GET, the ``font size=8`` verdict on POST."""
 
     carrier: ClassVar[Carrier] = Carrier.SOFTBANK
+    entry_path: ClassVar[str] = PATH
     charset: ClassVar[str] = "Shift_JIS"
     codec: ClassVar[str] = "cp932"
     title: ClassVar[str] = "ソフトバンク"

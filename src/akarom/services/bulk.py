@@ -24,7 +24,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from akarom.domain import ALL_CARRIERS, Carrier, Source, Status, Verdict, resolve_carrier
+from akarom.domain import Carrier, Source, Status, Verdict, resolve_carrier
 from akarom.errors import InvalidImei
 from akarom.identity import Identity, parse
 from akarom.services.advising import Answer, Role, RuleSet, advise
@@ -85,7 +85,7 @@ def result_cells(report: DeviceReport, lang: Lang) -> dict[str, str]:
     }
     by_carrier = {result.carrier: result for result in report.results}
     problems = []
-    for carrier in ALL_CARRIERS:
+    for carrier in Carrier:
         result = by_carrier.get(carrier)
         if result is None or result.skipped:
             cells[carrier.value] = ""  # not asked: the verdict did not need it
@@ -128,7 +128,7 @@ class RowAdvice:
         answer = Answer.from_symbols(
             Verdict(result["verdict"]),
             Carrier(origin) if origin else None,
-            {c: _STATUS_OF_SYMBOL[result[c.value]] for c in ALL_CARRIERS if result.get(c.value)},
+            {c: _STATUS_OF_SYMBOL[result[c.value]] for c in Carrier if result.get(c.value)},
         )
         return advice_cells(advise(answer, self.rules, self.role, on=self.on), self.lang)
 

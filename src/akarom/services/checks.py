@@ -24,7 +24,6 @@ from typing import Protocol
 import httpx
 
 from akarom.carriers import (
-    ADAPTERS,
     CaptchaChallenge,
     CarrierAdapter,
     Observation,
@@ -34,7 +33,6 @@ from akarom.carriers import (
 from akarom.carriers._symbols import symbol_status
 from akarom.config import Settings
 from akarom.domain import (
-    ALL_CARRIERS,
     SKIPPED,
     Carrier,
     CarrierResult,
@@ -229,8 +227,10 @@ class Checker:
         self.person = person
         self.cache_window = cache_window
         self._lines: dict[Carrier, _CarrierLine] = {}
-        for adapter_type in ADAPTERS:
-            carrier = adapter_type.CARRIER
+        # Every carrier of the one list, each with its adapter: a carrier without one
+        # fails here, before any check starts (adapter_class raises LookupError).
+        for carrier in Carrier:
+            adapter_type = adapter_class(carrier)
             configured = settings.carrier(carrier)
             live = configured.base_url is None
             rate, concurrency = effective_limits(
@@ -345,9 +345,7 @@ class Checker:
             identity = parse(raw)
         except InvalidImei as err:
             return DeviceReport(raw, None, err, Verdict.INVALID, None, ())
-        supported = [
-            c for c in ALL_CARRIERS if identity.kind != "meid" or self.adapter(c).ACCEPTS_MEID
-        ]
+        supported = [c for c in Carrier if identity.kind != "meid" or self.adapter(c).ACCEPTS_MEID]
         wanted = tuple(dict.fromkeys(carriers)) if carriers else tuple(supported)
         if order is not None:
             wanted = tuple(sorted(wanted, key=lambda c: list(order).index(c) if c in order else 9))
@@ -374,7 +372,7 @@ class Checker:
         else:
             # Settled: a carrier not asked is no part of the answer (INTERFACES.md §3).
             results = {c: r for c, r in results.items() if not r.skipped}
-        ordered = tuple(results[c] for c in ALL_CARRIERS if c in results)
+        ordered = tuple(results[c] for c in Carrier if c in results)
         return DeviceReport(raw, identity, None, decision.verdict, decision.origin_carrier, ordered)
 
     async def _cached(

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from akarom.carriers import CarrierAdapter, Probe
-from akarom.domain import ALL_CARRIERS, Carrier
+from akarom.domain import Carrier
 from akarom.services.checks import Checker
 from akarom.storage import CarrierPages, Store
 
@@ -55,7 +55,7 @@ async def probe_carriers(
     ``adapters`` is the ``Checker`` whose adapters (and rate-limited clients) to use,
     or a mapping carrier → adapter. A carrier is probed once however often it is named.
     """
-    wanted = tuple(dict.fromkeys(carriers)) if carriers else ALL_CARRIERS
+    wanted = tuple(dict.fromkeys(carriers)) if carriers else tuple(Carrier)
     if isinstance(adapters, Checker):
         chosen = {carrier: adapters.adapter(carrier) for carrier in wanted}
     else:
@@ -158,4 +158,4 @@ def page_drift(
     """Each carrier's pages read and refused within ``window`` (no network)."""
     since = (now or datetime.now(UTC)) - window
     found = store.carrier_pages(since)
-    return PageDrift(since, tuple(found[c] for c in ALL_CARRIERS if c in found))
+    return PageDrift(since, tuple(found[c] for c in Carrier if c in found))

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from akarom.domain import ALL_CARRIERS, Carrier
+from akarom.domain import Carrier
 
 __all__ = ["HINT_WEIGHT", "CarrierOdds", "TacLearner"]
 
@@ -47,18 +47,20 @@ class CarrierOdds:
         """Unnormalised odds per carrier: TAC claims plus a smoothed share of all claims."""
         total = sum(self.totals.values())
         scores = {}
-        for carrier in ALL_CARRIERS:
+        carriers = tuple(Carrier)
+        for carrier in carriers:
             # Laplace-smoothed share, so a carrier never seen still gets a turn.
-            share = (self.totals.get(carrier, 0) + 1) / (total + len(ALL_CARRIERS))
+            share = (self.totals.get(carrier, 0) + 1) / (total + len(carriers))
             scores[carrier] = self.tac_counts.get(carrier, 0) + PRIOR_WEIGHT * share
         if hint is not None:
             scores[hint] += HINT_WEIGHT
         return scores
 
     def rank(self, hint: Carrier | None = None) -> list[Carrier]:
-        """All four carriers, most likely seller first (ties in the fixed carrier order)."""
+        """Every carrier, most likely seller first (ties in the order of the carrier list)."""
         scores = self.scores(hint)
-        return sorted(ALL_CARRIERS, key=lambda c: (-scores[c], ALL_CARRIERS.index(c)))
+        carriers = tuple(Carrier)
+        return sorted(carriers, key=lambda c: (-scores[c], carriers.index(c)))
 
 
 @dataclass

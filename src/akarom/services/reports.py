@@ -208,7 +208,7 @@ def manual_check_lines(
     if report.verdict is not Verdict.INCOMPLETE or not manual_urls or not unanswered:
         return []
     return [text("advice.incomplete.action.manual", lang)] + [
-        f"{text(f'carrier.{carrier.value}', lang)}: {manual_urls[carrier]}"
+        f"{carrier.label(lang)}: {manual_urls[carrier]}"
         for carrier in unanswered
         if carrier in manual_urls
     ]
