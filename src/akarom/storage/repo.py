@@ -52,7 +52,15 @@ BLOB_ENCODING = "zlib"
 
 _IMEI = re.compile(r"[0-9]{15}|[0-9A-F]{14}")
 _RECORD_STATUSES = tuple(status.value for status in Status if status.is_record)
-_CARRIERS = {carrier.value: carrier for carrier in Carrier}
+
+
+def _known_carrier(name: str) -> Carrier | None:
+    """The carrier of that id, or None for one this version does not know (a newer
+    version's rows in a shared database)."""
+    try:
+        return Carrier(name)
+    except ValueError:
+        return None
 
 
 def tac_of(imei: str) -> str | None:
@@ -523,9 +531,12 @@ class Store:
             }
         found = {}
         for name in sorted(set(reasons) | set(read)):
+            known = _known_carrier(name)
+            if known is None:
+                continue
             count, at = read.get(name, (0, None))
-            found[_CARRIERS[name]] = CarrierPages(
-                carrier=_CARRIERS[name],
+            found[known] = CarrierPages(
+                carrier=known,
                 read=count,
                 refused=sum(reasons.get(name, {}).values()),
                 reasons=reasons.get(name, {}),
@@ -594,9 +605,10 @@ class Store:
         )
         counts = dict.fromkeys(Carrier, 0)
         with self._reading("count answers per carrier") as session:
-            for carrier, count in session.execute(query):
-                if carrier in _CARRIERS:  # a carrier this version does not know is left out
-                    counts[_CARRIERS[carrier]] = count
+            for name, count in session.execute(query):
+                carrier = _known_carrier(name)
+                if carrier is not None:
+                    counts[carrier] = count
         return counts
 
     # -- bulk runs ------------------------------------------------------------------
