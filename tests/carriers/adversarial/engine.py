@@ -474,7 +474,8 @@ def _declare(doc: Doc, encoding: str, *, honest: bool) -> Doc:
 
 def reencode(doc: Doc, rng: random.Random) -> Doc | None:
     target = rng.choice([e for e in ("utf-8", "cp932", "euc_jp", "utf-16") if e != doc.encoding])
-    changed = _declare(doc, target, honest=True)
+    # A byte-order mark belongs to the old encoding, not to the text: it goes with it.
+    changed = _declare(replace(doc, text=doc.text.removeprefix("\ufeff")), target, honest=True)
     return replace(changed, ops=(*doc.ops, f"reencode {target}"))
 
 
