@@ -467,28 +467,30 @@ class _Builder:
         if self.count > _MAX_NODES:
             raise Mismatch(Reason.STRUCTURE, f"more than {_MAX_NODES} nodes")
         element = _Element(node.tag or "", dict(node.attributes), parent=parent, order=self.count)
-        pending: list[str] = []
-
-        def flush() -> None:
-            text = " ".join("".join(pending).split())
-            pending.clear()
-            if text:
-                self.count += 1
-                element.children.append(_Text(text, self.count))
-
+        children = element.children
+        pending = ""
         for child in node.iter(include_text=True):
             tag = child.tag or ""
             if tag == "-text":
-                pending.append(child.text_content or "")
+                pending += child.text_content or ""
             elif tag == "-comment":
                 continue  # a comment shows nothing; the texts around it join up
-            elif tag.startswith("-") or tag.startswith("!"):
+            elif not tag or tag[0] in "-!":
                 raise Mismatch(Reason.STRUCTURE, f"{element.path}: a {tag} node")
             else:
-                flush()
-                element.children.append(self.element(child, element, depth + 1))
-        flush()
+                if pending:
+                    self._text(children, pending)
+                    pending = ""
+                children.append(self.element(child, element, depth + 1))
+        if pending:
+            self._text(children, pending)
         return element
+
+    def _text(self, children: list[_Element | _Text], raw: str) -> None:
+        text = " ".join(raw.split())
+        if text:
+            self.count += 1
+            children.append(_Text(text, self.count))
 
 
 # --- what extra markup may say ---------------------------------------------------------
@@ -651,7 +653,13 @@ class _TextPattern:
         return cls(source, re.compile(pattern, re.S), tuple(parts[1::2]))
 
     def read(
-        self, text: str, slots: Mapping[str, Slot], imei: str, *, where: str, order: int
+        self,
+        text: str,
+        slots: Mapping[str, Slot],
+        imei: str,
+        *,
+        where: _Element | str,
+        order: int,
     ) -> Values | None:
         """The slots' values if ``text`` fits; a slot's ``Mismatch`` names ``where``."""
         found = self.regex.fullmatch(_squeeze(text))
@@ -662,7 +670,8 @@ class _TextPattern:
             try:
                 values[name] = slots[name].read(found.group(name), imei)
             except Mismatch as err:
-                raise Mismatch(err.reason, f"{where}: {err}", order=order) from None
+                place = where if isinstance(where, str) else where.path
+                raise Mismatch(err.reason, f"{place}: {err}", order=order) from None
         return values
 
 
@@ -898,7 +907,7 @@ class HtmlTemplate:
         children = pattern.children
         if len(children) == 1 and isinstance(children[0], _TextPattern):
             text = _flatten(node)
-            read = children[0].read(text, self.slots, imei, where=node.path, order=node.order)
+            read = children[0].read(text, self.slots, imei, where=node, order=node.order)
             if read is None:
                 raise Mismatch(
                     Reason.TEXT,
@@ -941,7 +950,7 @@ class HtmlTemplate:
                 _attr_value(name, value or ""),
                 self.slots,
                 imei,
-                where=f"{node.path} [{name}]",
+                where=node,
                 order=node.order,
             )
             if read is None:
@@ -1026,7 +1035,7 @@ class HtmlTemplate:
         if isinstance(pattern, _TextPattern):
             if isinstance(node, _Element):
                 raise _unexpected(node, parent)
-            read = pattern.read(node.text, self.slots, imei, where=parent.path, order=node.order)
+            read = pattern.read(node.text, self.slots, imei, where=parent, order=node.order)
             if read is None:
                 raise Mismatch(
                     Reason.TEXT,
