@@ -90,9 +90,9 @@ def _timed(count: int, work: Callable[[int], object]) -> Timing:
 
 def _parse(adapter: type[CarrierAdapter], answers: Sequence[Answer], count: int) -> Timing:
     def work(number: int) -> object:
-        page = answers[number % len(answers)].page
-        adapter.screen_page(page)
-        return adapter.parse_result(page)
+        answer = answers[number % len(answers)]
+        adapter.screen_page(answer.page)
+        return adapter.parse_result(answer.page, answer.imei)
 
     work(0)  # warm up: selectolax, regexes, codecs
     return _timed(count, work)
@@ -101,7 +101,7 @@ def _parse(adapter: type[CarrierAdapter], answers: Sequence[Answer], count: int)
 def _store(
     store: Store, adapter: type[CarrierAdapter], answers: Sequence[Answer], imeis: Sequence[str]
 ) -> Timing:
-    readings = [adapter.parse_result(answer.page) for answer in answers]
+    readings = [adapter.parse_result(answer.page, answer.imei) for answer in answers]
 
     def work(number: int) -> object:
         answer, reading = answers[number % len(answers)], readings[number % len(answers)]
