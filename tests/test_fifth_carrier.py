@@ -193,7 +193,7 @@ def test_a_carrier_without_an_adapter_fails_before_any_check(tmp_path) -> None:
     try:
         with pytest.raises(LookupError, match="no adapter for the carrier sixth"):
             Checker(_settings(tmp_path))
-        with pytest.raises(LookupError, match="no site for the carrier sixth"):
+        with pytest.raises(LookupError, match="no sandbox site for the carrier sixth"):
             create_app(parse_scenario({}))
     finally:
         Carrier.unregister(carrier)

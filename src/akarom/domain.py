@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 __all__ = [
     "Carrier",
+    "CarrierParts",
     "CarrierResult",
     "Source",
     "Status",
@@ -183,6 +184,46 @@ Carrier.RAKUTEN = Carrier.register(
     labels={"ja": "楽天モバイル", "en": "Rakuten Mobile"},
     aliases=("楽天", "楽天モバイル"),
 )
+
+
+_Part = TypeVar("_Part")
+
+
+class CarrierParts(Generic[_Part]):
+    """What one layer gives each carrier of the list: its adapter, its sandbox site.
+
+    ``built_in`` are the parts shipped with akarom and cannot be taken away;
+    ``register`` adds one for a carrier registered elsewhere (a plugin, a test),
+    ``unregister`` removes it again. ``parts[carrier]`` raises ``LookupError`` for a
+    carrier without one, saying how to register it, so a service fails at start-up.
+    """
+
+    def __init__(self, what: str, how: str, built_in: Mapping[Carrier, _Part]) -> None:
+        self._what, self._how = what, how
+        self._built_in = frozenset(built_in)
+        self._parts = dict(built_in)
+
+    def register(self, carrier: Carrier, part: _Part) -> _Part:
+        """Give ``carrier`` its part; ``ValueError`` if it has one already."""
+        if carrier in self._parts:
+            raise ValueError(f"{carrier} already has a {self._what}")
+        self._parts[carrier] = part
+        return part
+
+    def unregister(self, carrier: Carrier) -> None:
+        """Take a registered part away again."""
+        if carrier in self._built_in:
+            raise ValueError(f"{carrier}'s {self._what} is built in")
+        self._parts.pop(carrier, None)
+
+    def __getitem__(self, carrier: Carrier) -> _Part:
+        try:
+            return self._parts[carrier]
+        except KeyError:
+            raise LookupError(
+                f"no {self._what} for the carrier {carrier}: register one with {self._how} "
+                "(docs/architecture.md, Adding a carrier)"
+            ) from None
 
 
 def resolve_carrier(name: str) -> Carrier:

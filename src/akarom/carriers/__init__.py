@@ -25,7 +25,7 @@ from akarom.carriers.au import AuAdapter
 from akarom.carriers.docomo import DocomoAdapter
 from akarom.carriers.rakuten import RakutenAdapter
 from akarom.carriers.softbank import SoftbankAdapter
-from akarom.domain import Carrier
+from akarom.domain import Carrier, CarrierParts
 
 __all__ = [
     "ADAPTERS",
@@ -51,30 +51,21 @@ ADAPTERS: tuple[type[CarrierAdapter], ...] = (
 )
 
 
-_REGISTERED: dict[Carrier, type[CarrierAdapter]] = {a.CARRIER: a for a in ADAPTERS}
+_ADAPTERS: CarrierParts[type[CarrierAdapter]] = CarrierParts(
+    "adapter", "akarom.carriers.register_adapter", {a.CARRIER: a for a in ADAPTERS}
+)
 
 
 def register_adapter(adapter: type[CarrierAdapter]) -> type[CarrierAdapter]:
     """Give ``adapter.CARRIER`` its adapter; ``ValueError`` if it has one already."""
-    if adapter.CARRIER in _REGISTERED:
-        raise ValueError(f"{adapter.CARRIER} already has an adapter")
-    _REGISTERED[adapter.CARRIER] = adapter
-    return adapter
+    return _ADAPTERS.register(adapter.CARRIER, adapter)
 
 
 def unregister_adapter(carrier: Carrier) -> None:
     """Take a registered adapter away again (the built-in ones stay)."""
-    if any(adapter.CARRIER is carrier for adapter in ADAPTERS):
-        raise ValueError(f"{carrier}'s adapter is built in")
-    _REGISTERED.pop(carrier, None)
+    _ADAPTERS.unregister(carrier)
 
 
 def adapter_class(carrier: Carrier) -> type[CarrierAdapter]:
     """The adapter class for ``carrier``; ``LookupError`` when it has none."""
-    try:
-        return _REGISTERED[carrier]
-    except KeyError:
-        raise LookupError(
-            f"no adapter for the carrier {carrier}: register one with "
-            "akarom.carriers.register_adapter (docs/architecture.md, Adding a carrier)"
-        ) from None
+    return _ADAPTERS[carrier]

@@ -933,11 +933,9 @@ class HtmlTemplate:
                 f"{node.path}: expected <{pattern.label()}>, found {node.describe()}",
                 order=node.order,
             )
-        for token in classes:
-            if token not in pattern.classes and _hiding_word(token):
-                raise Mismatch(
-                    Reason.HIDDEN, f"{node.path}: the class {token!r} may hide it", order=node.order
-                )
+        extra_classes = [token for token in classes if token not in pattern.classes]
+        if extra_classes:
+            _check_extra_attribute(node, "class", " ".join(extra_classes))
         for name, expected in pattern.attrs:
             if name not in attrs:
                 raise Mismatch(
@@ -1037,18 +1035,10 @@ class HtmlTemplate:
                 raise _unexpected(node, parent)
             read = pattern.read(node.text, self.slots, imei, where=parent, order=node.order)
             if read is None:
-                raise Mismatch(
-                    Reason.TEXT,
-                    f"{parent.path}: text the template does not account for: {node.text[:80]!r}",
-                    order=node.order,
-                )
+                raise _unexpected(node, parent)
             return read
         if isinstance(node, _Text):
-            raise Mismatch(
-                Reason.TEXT,
-                f"{parent.path}: text the template does not account for: {node.text[:80]!r}",
-                order=node.order,
-            )
+            raise _unexpected(node, parent)
         return self._element(pattern, node, imei)
 
 
@@ -1075,6 +1065,13 @@ def _missing(pattern: _ElementPattern | _TextPattern, parent: _Element) -> Misma
 def _check_extra_attribute(node: _Element, name: str, value: str | None) -> None:
     """An attribute the template does not name: only a few kinds, and none that hides."""
     shown = value or ""
+    if name == "class":  # extra class names are an ordinary variation, unless they hide
+        for token in shown.split():
+            if _hiding_word(token):
+                raise Mismatch(
+                    Reason.HIDDEN, f"{node.path}: the class {token!r} may hide it", order=node.order
+                )
+        return
     if name == "style":
         problem = _style_problem(shown)
         if problem is not None:
@@ -1114,16 +1111,7 @@ def _flatten(node: _Element) -> str:
         if child.tag not in _INLINE:
             raise _unexpected(child, node)
         for name, value in child.attrs.items():
-            if name == "class":
-                for token in (value or "").split():
-                    if _hiding_word(token):
-                        raise Mismatch(
-                            Reason.HIDDEN,
-                            f"{child.path}: the class {token!r} may hide it",
-                            order=child.order,
-                        )
-            else:
-                _check_extra_attribute(child, name, value)
+            _check_extra_attribute(child, name, value)
         if child.tag == "br":
             if child.children:
                 raise _unexpected(child.children[0], child)
