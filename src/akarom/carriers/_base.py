@@ -30,6 +30,8 @@ A subclass sets:
                       ``REQUIRED`` (docomo, au), ``OPTIONAL`` (Rakuten: when named,
                       it must be the IMEI asked) or ``ABSENT`` (SoftBank: a page
                       naming any device number is refused)
+``FORM_AGAIN``        optional: the check form's IMEI input and what it means when a
+                      refused page shows it (the error then says the form came back)
 
 and implements:
 
@@ -99,7 +101,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 from urllib.parse import urlencode
@@ -114,7 +116,6 @@ from akarom.carriers._template import (
     Reading,
     Reason,
     Values,
-    Wording,
 )
 from akarom.domain import Carrier, Status
 from akarom.errors import (
@@ -521,8 +522,9 @@ class CarrierAdapter(ABC):
     PROBE_EXTRA_PATHS: ClassVar[tuple[str, ...]] = ()
     TEMPLATES: ClassVar[tuple[PageTemplate, ...]]
     ECHO: ClassVar[Echo]
-    #: What is known and unknown about the answer page, for ``docs/carriers.md``.
-    TEMPLATE_NOTES: ClassVar[str] = ""
+    #: The check form's IMEI input (a CSS selector) and what its return means: a
+    #: refused page that shows it is said to be the form shown again, not a result.
+    FORM_AGAIN: ClassVar[tuple[str, str] | None] = None
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -635,18 +637,8 @@ class CarrierAdapter(ABC):
 
         ``ParseError`` (its ``field`` the ``Reason``) when it matches none. **Pure.**
         """
-        values = cls.recognise(page, imei)
-        reading = values["status"]
+        reading = cls.recognise(page, imei)["status"]
         assert isinstance(reading, Reading), "a template's status slot reads a Reading"
-        wording = values.get("wording")
-        if isinstance(wording, Wording):
-            if wording.status is not reading.status:
-                raise ParseError(
-                    f"the symbol {reading.symbol} ({reading.status}) comes with the wording "
-                    f"for {wording.status}: {wording.text[:80]!r}",
-                    field=Reason.WORDING,
-                )
-            reading = replace(reading, message=wording.text)
         return reading
 
     @classmethod
@@ -670,7 +662,10 @@ class CarrierAdapter(ABC):
             return values
         assert closest is not None, f"{cls.__name__} has no TEMPLATES"
         template, mismatch = closest
-        raise ParseError(f"not {template.name}: {mismatch}", field=mismatch.reason)
+        said = f"not {template.name}: {mismatch}"
+        if cls.FORM_AGAIN is not None and cls._tree(page).css_first(cls.FORM_AGAIN[0]):
+            said = f"{cls.FORM_AGAIN[1]}: {said}"
+        raise ParseError(said, field=mismatch.reason)
 
     @classmethod  # noqa: B027  # an optional hook: empty by default, not abstract
     def screen_page(cls, page: Page) -> None:

@@ -187,7 +187,11 @@ class PageTemplate(Protocol):
     name: str
 
     def match(self, page: Page, imei: str, default_encoding: str) -> Values:
-        """The slots' values when ``page`` matches whole; ``Mismatch`` otherwise."""
+        """The slots' values when ``page`` matches whole; ``Mismatch`` otherwise.
+
+        ``status`` is the ``Reading``, with the ``wording`` slot's sentence as its
+        message when it agrees with the symbol (``Reason.WORDING`` when it does not).
+        """
         ...
 
     def slot_kinds(self) -> Mapping[str, bool]:
@@ -247,6 +251,27 @@ def _wording_of(text: str, wordings: Mapping[Status, Collection[str]]) -> tuple[
     return None
 
 
+def _agreeing(reading: Reading, wording: Wording) -> Reading:
+    """``reading`` with the carrier's sentence as its message; ``Mismatch`` when the
+    sentence belongs to another status than the symbol's."""
+    if wording.status is not reading.status:
+        raise Mismatch(
+            Reason.WORDING,
+            f"the symbol {reading.symbol} ({reading.status}) comes with the wording for "
+            f"{wording.status}: {wording.text[:80]!r}",
+        )
+    return replace(reading, message=wording.text)
+
+
+def _answer(values: Values) -> Values:
+    """The slots with the status slot's ``Reading`` carrying the ``wording`` slot's sentence."""
+    wording = values.get("wording")
+    reading = values.get("status")
+    if isinstance(wording, Wording) and isinstance(reading, Reading):
+        values["status"] = _agreeing(reading, wording)
+    return values
+
+
 def symbol_with_wording_slot(wordings: Mapping[Status, Collection[str]]) -> Slot:
     """A symbol, then (optionally) one of the carrier's sentences for that very status.
 
@@ -268,13 +293,7 @@ def symbol_with_wording_slot(wordings: Mapping[Status, Collection[str]]) -> Slot
         known = _wording_of(rest, wordings)
         if known is None:
             raise Mismatch(Reason.WORDING, f"a wording the template does not know: {rest[:80]!r}")
-        if known[0] is not reading.status:
-            raise Mismatch(
-                Reason.WORDING,
-                f"the symbol {symbol} ({reading.status}) comes with the wording for "
-                f"{known[0]}: {rest[:80]!r}",
-            )
-        return replace(reading, message=known[1])
+        return _agreeing(reading, Wording(known[1], known[0]))
 
     return Slot(
         read,
@@ -815,11 +834,7 @@ class HtmlTemplate:
 
     def match(self, page: Page, imei: str, default_encoding: str) -> Values:
         """The slots' values when ``page`` is this template's page whole; ``Mismatch`` if not."""
-        return self.match_text(page.text(default_encoding), imei)
-
-    def match_text(self, html: str, imei: str) -> Values:
-        """``match`` on an already decoded page."""
-        tree = LexborHTMLParser(html)
+        tree = LexborHTMLParser(page.text(default_encoding))
         root, head, body = tree.root, tree.head, tree.body
         if root is None or head is None or body is None:
             raise Mismatch(Reason.STRUCTURE, "not an HTML page")
@@ -828,7 +843,7 @@ class HtmlTemplate:
         values = self._match_head(builder.element(head, None, 0), imei)
         page_body = builder.element(body, None, 0)
         values.update(self._element(self.body, page_body, imei))
-        return values
+        return _answer(values)
 
     # -- head and root ------------------------------------------------------------------
 
@@ -1221,7 +1236,7 @@ class JsonTemplate:
                 values[name] = spec.read(data[key], imei)
             elif spec.required:
                 raise Mismatch(Reason.JSON, f"no {key!r} key")
-        return values
+        return _answer(values)
 
 
 def json_status(codes: Mapping[int, Status]) -> JsonField:

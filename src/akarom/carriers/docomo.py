@@ -274,6 +274,11 @@ class DocomoAdapter(CarrierAdapter):
     VERSION = "docomo-2026.11.26"
     ACCEPTS_MEID = False
     TEMPLATES = (RESULT,)
+    FORM_AGAIN = (
+        'input[name="productno"]',
+        "docomo showed the search form again instead of a result (its invalid-IMEI wording "
+        "is unknown, carrier-sites.md §1.5)",
+    )
     ECHO = Echo.REQUIRED  # 「製造番号」 is on the result screen (bumbullbee 2024, §1.4)
 
     TESTS: ClassVar[tuple[AdapterCase, ...]] = (
@@ -473,20 +478,6 @@ class DocomoAdapter(CarrierAdapter):
             f"the captcha image is not an image ({sent}, {len(page.content)} bytes)",
             field="captcha image",
         )
-
-    @classmethod
-    def parse_result(cls, page: Page, imei: str) -> Reading:
-        """The answer of ``RESULT``; a page showing the search form again says so."""
-        try:
-            return super().parse_result(page, imei)
-        except ParseError as err:
-            if cls._tree(page).css_first('input[name="productno"]') is None:
-                raise
-            raise ParseError(
-                "docomo showed the search form again instead of a result (its invalid-IMEI "
-                f"wording is unknown, carrier-sites.md §1.5): {err}",
-                field=err.field,
-            ) from err
 
     @classmethod
     def probe_page(cls, page: Page) -> list[str]:

@@ -172,6 +172,7 @@ class SoftbankAdapter(FormKeepingAdapter):
     VERSION = "softbank-2026.11.26"
     ACCEPTS_MEID = False
     TEMPLATES = (RESULT,)
+    FORM_AGAIN = ('input[name="imei"]', "SoftBank showed the check form again instead of a result")
     ECHO = Echo.ABSENT  # nobody reports SoftBank printing the IMEI (§3.2)
 
     TESTS: ClassVar[tuple[AdapterCase, ...]] = (
@@ -262,19 +263,6 @@ class SoftbankAdapter(FormKeepingAdapter):
         if len(form.submits) == 1:
             return next(iter(form.submits.items()))
         raise ParseError(f"unable to find the submit button {_BUTTON}", field="form")
-
-    @classmethod
-    def parse_result(cls, page: Page, imei: str) -> Reading:
-        """The answer of ``RESULT``; a page showing the check form again says so."""
-        try:
-            return super().parse_result(page, imei)
-        except ParseError as err:
-            if cls._tree(page).css_first('input[name="imei"]') is None:
-                raise
-            raise ParseError(
-                f"SoftBank showed the check form again instead of a result: {err}",
-                field=err.field,
-            ) from err
 
     @staticmethod
     def _result_nodes(tree: LexborHTMLParser) -> list[LexborNode]:

@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -1059,6 +1060,6 @@ class Tally:
     variants: int = 0
     read: int = 0
     unknown: int = 0
-    by_family: dict[str, int] = field(default_factory=dict)
+    by_operator: Counter[str] = field(default_factory=Counter)  # the first operator
     misreads: list[tuple[Variant, str]] = field(default_factory=list)
     missed: list[tuple[Variant, str]] = field(default_factory=list)

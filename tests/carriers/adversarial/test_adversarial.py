@@ -19,7 +19,6 @@ it). Before a release, ``-m slow`` runs ``RELEASE_PER_CARRIER`` per carrier:
 from __future__ import annotations
 
 import os
-from collections import Counter
 from datetime import UTC, datetime
 from functools import cache
 
@@ -41,13 +40,12 @@ def _adapter(carrier: Carrier) -> type[CarrierAdapter]:
 
 
 @cache
-def _judge(carrier: Carrier, count: int, seed: str) -> tuple[Tally, Counter[str]]:
+def _judge(carrier: Carrier, count: int, seed: str) -> Tally:
     adapter = _adapter(carrier)
     tally = Tally()
-    by_operator: Counter[str] = Counter()
     for variant in variants(carrier, count, seed):
         tally.variants += 1
-        by_operator[variant.first] += 1
+        tally.by_operator[variant.first] += 1
         try:
             reading = adapter.parse_result(variant.page, variant.imei)
         except CarrierError as err:
@@ -59,7 +57,7 @@ def _judge(carrier: Carrier, count: int, seed: str) -> tuple[Tally, Counter[str]
         if reading.status is not variant.truth.status:
             shows = variant.truth.status or "no single status"
             tally.misreads.append((variant, f"read {reading.status}, the page shows {shows}"))
-    return tally, by_operator
+    return tally
 
 
 def _explain(failures: list[tuple[Variant, str]], seed: str) -> str:
@@ -70,7 +68,7 @@ def _explain(failures: list[tuple[Variant, str]], seed: str) -> str:
 
 
 def _run(carrier: Carrier, count: int) -> Tally:
-    tally, _ = _judge(carrier, count, SEED)
+    tally = _judge(carrier, count, SEED)
     assert tally.variants == count
     assert not tally.misreads, _explain(tally.misreads, SEED)
     assert not tally.missed, _explain(tally.missed, SEED)
@@ -112,7 +110,7 @@ def test_every_recorded_page_is_a_base_and_every_answer_shows_its_symbol_once(
 @pytest.mark.parametrize("carrier", list(Carrier), ids=str)
 def test_each_class_of_variation_appears_in_the_sample(carrier: Carrier) -> None:
     """Every operator that fits the carrier's pages is the first operator of many variants."""
-    _, by_operator = _judge(carrier, PER_CARRIER, SEED)
+    by_operator = _judge(carrier, PER_CARRIER, SEED).by_operator
     names = {op.name for op in OPERATORS if op.json == (carrier is Carrier.RAKUTEN)}
     assert names <= set(by_operator), names - set(by_operator)
     assert min(by_operator[name] for name in names) >= 50, by_operator.most_common()[-3:]
