@@ -13,7 +13,6 @@ import json
 import logging
 import sys
 import time
-import webbrowser
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from akarom import __version__
+from akarom.cli.person import TerminalPerson
 from akarom.config import Settings
 from akarom.domain import Carrier, CarrierResult, Source, Status, Verdict, resolve_carrier
 from akarom.errors import ConfigError, InvalidImei, StorageError
@@ -50,7 +50,6 @@ from akarom.services.advising import (
 from akarom.services.bulk import BulkSummary, RowAdvice, TableError, run_bulk
 from akarom.services.checks import (
     JST,
-    CaptchaChallenge,
     Checker,
     DeviceReport,
     adapter_for,
@@ -323,49 +322,6 @@ def _circumstances(
         seller=seller,
         compensates=True if compensates else None,
     )
-
-
-class TerminalPerson:
-    """The person at this terminal: shown captchas and official pages, asked what they read."""
-
-    def __init__(self, name: str, lang: Lang, data_dir: Path) -> None:
-        self.name = name
-        self.lang = lang
-        self.data_dir = data_dir
-        self._one_question = asyncio.Lock()  # carriers ask concurrently; questions do not
-
-    async def solve_captcha(self, challenge: CaptchaChallenge) -> str | None:
-        folder = self.data_dir / "captcha"
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        extension = challenge.media_type.rsplit("/", 1)[-1] or "img"
-        path = folder / f"{challenge.carrier.value}-{stamp}.{extension}"
-        async with self._one_question:
-            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-            await asyncio.to_thread(path.write_bytes, challenge.image)
-            await asyncio.to_thread(webbrowser.open, path.as_uri())
-            err.print(
-                text("person.captcha", self.lang).format(
-                    carrier=challenge.carrier.label(self.lang), path=path
-                )
-            )
-            return await asyncio.to_thread(self._ask, text("person.captcha_prompt", self.lang))
-
-    async def read_page(self, carrier: Carrier, url: str, imei: str) -> str | None:
-        async with self._one_question:
-            err.print(
-                text("manual.instructions", self.lang).format(
-                    carrier=carrier.label(self.lang), url=url, imei=imei
-                )
-            )
-            return await asyncio.to_thread(self._ask, text("person.page_prompt", self.lang))
-
-    @staticmethod
-    def _ask(prompt: str) -> str | None:
-        try:
-            answer = err.input(f"{prompt}: ")
-        except EOFError:
-            return None
-        return answer.strip() or None
 
 
 def _person(settings: Settings, lang: Lang, as_json: bool) -> TerminalPerson | None:
