@@ -8,8 +8,15 @@ sandbox does not share akarom's interpreter), gives akarom a temporary data fold
 and SQLite database, points it at the sandbox with ``AKAROM_CARRIERS_URL``, prints
 its figures and returns them as Markdown for ``docs/benchmarks.md``.
 
-Modules: ``_sandbox`` (serving the sandbox), ``_fleet`` (generated devices and
-dealer sheets), ``_machine`` (what the figures were measured on), ``_report``
-(the doc's generated section), and one module per benchmark: ``throughput``,
-``economy``, ``cpu``, ``memory``.
+What a user meets is measured from outside: ``akarom`` as its own process, timed
+from start to exit, read through what it prints and writes (the report) and the
+sandbox's counters. Only the CPU figures, and the diagnostics that split a cost
+into its parts, call akarom in this process (``Checker``, ``run_bulk``, and for the
+parts a few internals, reported as not measured when those change shape).
+
+Modules: ``_sandbox`` (serving the sandbox), ``_process`` (running akarom as a user
+does), ``_fleet`` (generated devices, dealer sheets, reading reports), ``_machine``
+(what the figures were measured on), ``_report`` (the doc's generated sections),
+and one module per benchmark: ``bulk``, ``startup``, ``economy``, ``cpu``,
+``memory``.
 """

@@ -1,16 +1,20 @@
-"""Generated devices, the sandbox scenario that knows them, and dealers' sheets listing them.
+"""Generated devices, the sandbox scenario that knows them, dealers' sheets listing them,
+and the reports akarom writes for those sheets.
 
 A *fleet* is a catalogue of phone models, each with its own TAC (the first 8 digits
 of the IMEI, which names the model) and the carrier(s) that sell it. Devices are
-drawn from it with a realistic mix of sellers:
+drawn from it with a mix of sellers, one of:
 
-* 40 % docomo, 30 % au, 20 % SoftBank, 5 % Rakuten: carrier models whose TAC only
-  that carrier sells (SO-51D at docomo, SOG11 at au), so akarom can learn a TAC's
-  carrier from the answers it has already seen;
-* 5 % SIM-free models, unregistered at every carrier;
+* ``SKEWED_SHARES``, the market's mix: 40 % docomo, 30 % au, 20 % SoftBank, 5 %
+  Rakuten, on carrier models whose TAC only that carrier sells (SO-51D at docomo,
+  SOG11 at au), so akarom can learn a TAC's carrier from the answers it has already
+  seen; and 5 % SIM-free models, unregistered at every carrier;
+* ``UNIFORM_SHARES``: every carrier sells the same share and nothing is SIM-free,
+  so every carrier's limit binds at once (a scheduler that lets one carrier's pipe
+  run dry while another is full shows here, and hides on the skewed mix);
 * optionally (``shared_share``), a share of devices on models every carrier sells
   under the same TAC (the iPhone): there the TAC says nothing about the seller; the
-  seller is then drawn from the four carriers' shares above.
+  seller is then drawn from the carriers' shares of the mix.
 
 At its seller a device is 85 % ``ok``, 10 % ``pending`` and 5 % ``restricted``.
 Model names are realistic; the TACs are made up (random, unique, starting 35), and
@@ -20,9 +24,10 @@ the same seed gives the same devices.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,22 +36,32 @@ from stdnum import luhn
 from akarom.domain import Carrier, Status
 
 __all__ = [
-    "SELLER_SHARES",
+    "SKEWED_SHARES",
     "STATUS_SHARES",
+    "UNIFORM_SHARES",
     "Device",
     "Fleet",
     "Model",
+    "ReportRow",
+    "read_report",
     "scenario_devices",
     "write_sheet",
 ]
 
 #: Share of devices by selling carrier; ``None`` is SIM-free (no carrier's record).
-SELLER_SHARES: Mapping[Carrier | None, float] = {
+SKEWED_SHARES: Mapping[Carrier | None, float] = {
     Carrier.DOCOMO: 0.40,
     Carrier.AU: 0.30,
     Carrier.SOFTBANK: 0.20,
     Carrier.RAKUTEN: 0.05,
     None: 0.05,
+}
+#: The same share for each of the carriers with a catalogue, nothing SIM-free.
+UNIFORM_SHARES: Mapping[Carrier | None, float] = {
+    Carrier.DOCOMO: 0.25,
+    Carrier.AU: 0.25,
+    Carrier.SOFTBANK: 0.25,
+    Carrier.RAKUTEN: 0.25,
 }
 #: Status of a device at the carrier that sold it.
 STATUS_SHARES: Mapping[Status, float] = {
@@ -158,14 +173,20 @@ class Fleet:
     def all_models(self) -> list[Model]:
         return [model for models in self.models.values() for model in models] + self.shared
 
-    def devices(self, count: int, *, shared_share: float = 0.0) -> list[Device]:
-        """``count`` new devices drawn from the mix (see the module docstring); a
-        ``shared_share`` of them are models every carrier sells under one TAC."""
+    def devices(
+        self,
+        count: int,
+        *,
+        shares: Mapping[Carrier | None, float] = SKEWED_SHARES,
+        shared_share: float = 0.0,
+    ) -> list[Device]:
+        """``count`` new devices drawn from the mix ``shares`` (see the module docstring);
+        a ``shared_share`` of them are models every carrier sells under one TAC."""
         rng = self._rng
-        sellers = list(SELLER_SHARES)
-        weights = list(SELLER_SHARES.values())
+        sellers = list(shares)
+        weights = list(shares.values())
         carriers = [s for s in sellers if s is not None]
-        carrier_weights = [SELLER_SHARES[c] for c in carriers]
+        carrier_weights = [shares[c] for c in carriers]
         drawn = []
         for _ in range(count):
             if rng.random() < shared_share:
@@ -234,3 +255,36 @@ def write_sheet(
                 hinted = rng.random() < hint_share
                 row.append(rng.choice(_HINT_SPELLINGS[device.seller]) if hinted else "")
             writer.writerow(row)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """One data row of a bulk report, as INTERFACES.md §3 defines its added columns.
+
+    ``asked`` are the carriers whose column holds a symbol: a carrier the verdict did
+    not need is left blank, so these are the carrier checks spent on the row (a
+    ``?`` is a check that found no answer, still a check).
+    """
+
+    cells: Mapping[str, str]
+    verdict: str
+    asked: tuple[Carrier, ...]
+
+
+def read_report(path: Path) -> Iterator[ReportRow]:
+    """The rows of a bulk report (CSV in the input's encoding: UTF-8 or cp932), in order."""
+    with path.open("rb") as raw:
+        head = raw.read(1 << 16)
+    if head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    else:
+        try:
+            # A multi-byte character cut at the end of the sample is not an error.
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            encoding = "cp932"
+    with path.open(encoding=encoding, newline="") as stream:
+        for cells in csv.DictReader(stream):
+            asked = tuple(carrier for carrier in Carrier if cells.get(carrier.value))
+            yield ReportRow(cells, cells["verdict"], asked)

@@ -9,30 +9,27 @@ dealer runs it) against the sandbox with no latency and no rate limit; its peak
 resident set size comes from ``os.wait4`` (the kernel's ``ru_maxrss`` for that one
 process), and its RSS is sampled from ``/proc`` while it runs. The report is then
 read back to check that it has every row, in order.
+
+The breakdown of a row's cost calls akarom's internals one part at a time (identity,
+the report's cells, the table writer, the store); when they change shape the
+breakdown is left out with a note, and the peak memory, which goes only through the
+command, is still measured.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import os
 import random
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
-from akarom.domain import Carrier, CarrierResult, Source, Status, Verdict
-from akarom.errors import InvalidImei
-from akarom.identity import parse
-from akarom.services.bulk import result_cells
-from akarom.services.checks import DeviceReport
-from akarom.storage import Store
-from akarom.tabular import InputRow, open_output, open_table
+from bench import _process
 from bench._fleet import Device, Fleet, scenario_devices
 from bench._report import Outcome, markdown_table
 from bench._sandbox import Sandbox, akarom_env
@@ -79,50 +76,6 @@ def _write_sheet(path: Path, devices: list[Device], rows: int) -> Counter[str]:
     return kinds
 
 
-def _rss_kib(pid: int) -> int | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return None
-
-
-def _run_bulk(
-    env: dict[str, str], sheet: Path, report: Path, log: Path
-) -> tuple[float, int, list[tuple[float, int]], int]:
-    """Run ``akarom bulk``; wall seconds, peak RSS (KiB), RSS samples, exit code."""
-    akarom = Path(sys.executable).parent / "akarom"
-    with log.open("wb") as output:
-        began = time.monotonic()
-        process = subprocess.Popen(
-            [str(akarom), "bulk", str(sheet), "-o", str(report)],
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        samples: list[tuple[float, int]] = []
-        try:
-            while True:
-                # Reap it ourselves: wait4 gives this one process's rusage, not every child's.
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-                if pid:
-                    break
-                rss = _rss_kib(process.pid)
-                if rss is not None:
-                    samples.append((time.monotonic() - began, rss))
-                time.sleep(0.25)
-        except BaseException:
-            process.kill()
-            process.returncode = os.waitstatus_to_exitcode(os.wait4(process.pid, 0)[1])
-            raise
-        wall = time.monotonic() - began
-        process.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss, samples, process.returncode
-
-
 def _check_report(report: Path, rows: int) -> tuple[int, bool, Counter[str]]:
     """Data rows in the report, whether they are in input order, verdicts."""
     verdicts: Counter[str] = Counter()
@@ -140,6 +93,14 @@ def _check_report(report: Path, rows: int) -> tuple[int, bool, Counter[str]]:
 def _per_row_costs(sheet: Path, folder: Path, limit: int) -> list[tuple[str, float]]:
     """CPU µs per row of each part of a bulk run's row handling, one part at a time,
     over the first ``limit`` rows (as run_bulk calls them, without the event loop)."""
+    from akarom.domain import Carrier, CarrierResult, Source, Status, Verdict
+    from akarom.errors import InvalidImei
+    from akarom.identity import parse
+    from akarom.services.bulk import result_cells
+    from akarom.services.checks import DeviceReport
+    from akarom.storage import Store
+    from akarom.tabular import InputRow, open_output, open_table
+
     now = datetime.now(UTC)
     answer = CarrierResult(
         Carrier.DOCOMO, Status.OK, checked_at=now, source=Source.LIVE, printed_symbol="○"
@@ -149,7 +110,7 @@ def _per_row_costs(sheet: Path, folder: Path, limit: int) -> list[tuple[str, flo
         with open_table(sheet) as table:
             yield from islice(table.rows(), limit)
 
-    def report(row: InputRow) -> DeviceReport:
+    def report(row: InputRow) -> Any:
         try:
             identity = parse(row.imei)
         except InvalidImei as err:
@@ -223,13 +184,14 @@ def run(quick: bool, workdir: Path) -> Outcome:
     data = workdir / "data"
     with Sandbox(scenario, workdir) as sandbox:
         env = akarom_env(sandbox.url, data, rate_limit=1000, concurrency=8)
-        wall, peak_kib, samples, code = _run_bulk(env, sheet, report, workdir / "bulk.log")
+        process = _process.run(
+            [_process.AKAROM, "bulk", str(sheet), "-o", str(report)], env, rss_every_s=0.25
+        )
         stats = sandbox.stats()
-    log = (workdir / "bulk.log").read_text(encoding="utf-8", errors="replace")
-    if code != 0:
-        raise RuntimeError(f"akarom bulk exited with {code}:\n{log[-2000:]}")
+    if process.exit_code != 0:
+        raise RuntimeError(f"akarom bulk exited with {process.exit_code}:\n{process.tail()}")
+    wall, peak_mb, samples = process.wall_s, process.peak_rss_mb, process.rss_samples
     written, in_order, verdicts = _check_report(report, rows)
-    peak_mb = peak_kib * 1024 / 1e6
     goal = "met" if peak_mb < GOAL_MB else "**missed**"
     requests = sum(s.requests for s in stats.values())
     print(
@@ -238,13 +200,18 @@ def run(quick: bool, workdir: Path) -> Outcome:
         flush=True,
     )
     sample = min(rows, 100_000)
-    costs = _per_row_costs(sheet, workdir, sample)
-    for label, cost in costs:
-        print(f"{cost:8.1f} µs/row  {label}")
-    parts = markdown_table(
-        ["part", "µs CPU per row", f"for {rows:,} rows"],
-        [[label, f"{cost:.1f}", f"{cost * rows / 1e6:.0f} s"] for label, cost in costs],
-    )
+    try:
+        costs = _per_row_costs(sheet, workdir, sample)
+    except (ImportError, AttributeError, TypeError) as problem:
+        print(f"per-row breakdown not measured: akarom's internals changed shape ({problem!r})")
+        parts = "_(Not measured: the internals it calls changed shape.)_"
+    else:
+        for label, cost in costs:
+            print(f"{cost:8.1f} µs/row  {label}")
+        parts = markdown_table(
+            ["part", "µs CPU per row", f"for {rows:,} rows"],
+            [[label, f"{cost:.1f}", f"{cost * rows / 1e6:.0f} s"] for label, cost in costs],
+        )
     timeline = markdown_table(
         ["share of the run", "time", "RSS"],
         [
@@ -259,8 +226,8 @@ def run(quick: bool, workdir: Path) -> Outcome:
 Input: {rows:,} data rows, cp932 CSV of {sheet.stat().st_size / 1e6:.0f} MB (6 columns), IMEIs
 drawn from {distinct:,} distinct devices: {kinds["valid"]:,} valid rows, {kinds["invalid"]:,}
 with a wrong check digit, {kinds["blank"]:,} blank. Most rows therefore repeat an IMEI
-already checked: this measures akarom's handling of a million rows (reading, the
-duplicate cache, writing the report, saving every row for `--resume`), not a million
+already checked: this measures akarom's handling of {rows:,} rows (reading, the
+duplicate cache, writing the report, saving every row for `--resume`), not {rows:,}
 carrier checks ({requests:,} HTTP requests were made). Command: `akarom bulk 在庫一覧.csv
 -o 結果.csv` as its own process, sandbox without latency or limits,
 `AKAROM_RATE_LIMIT=1000`, `AKAROM_CONCURRENCY=8`.

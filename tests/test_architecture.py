@@ -98,3 +98,51 @@ def test_public_names_exist(module: Path) -> None:
     imported = importlib.import_module(name)
     for public in getattr(imported, "__all__", ()):
         assert hasattr(imported, public), f"{name}.__all__ names {public!r}, which is not there"
+
+
+#: Modules every command loads at start-up, and the only imports they may make at
+#: module level (outside functions and ``TYPE_CHECKING``): no Rich, HTTP, database or
+#: carriers, which a command imports when it needs them (tests/test_cli_startup.py
+#: checks the same as behaviour).
+START_UP = {
+    "cli/__init__.py",
+    "cli/_edge.py",
+    "cli/_params.py",
+    "cli/_output.py",
+    "services/__init__.py",
+    "services/options.py",
+    "services/validation.py",
+    "services/explaining.py",
+}
+HEAVY = ("rich", "httpx", "sqlalchemy", "alembic", "selectolax", "openpyxl", "pydantic")
+HEAVY_AKAROM = ("akarom.carriers", "akarom.storage", "akarom.http", "akarom.sandbox")
+LIGHT_SERVICES = {"akarom.services.options", "akarom.services.validation"}
+LIGHT_SERVICES |= {"akarom.services.explaining"}
+
+
+def _module_level_imports(module: Path) -> set[str]:
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Try):  # an optional import (cli/_params.py)
+            for inner in node.body:
+                if isinstance(inner, ast.ImportFrom) and inner.module:
+                    found.add(inner.module)
+    return found
+
+
+@pytest.mark.parametrize("relative", sorted(START_UP))
+def test_start_up_modules_import_nothing_heavy(relative: str) -> None:
+    imported = _module_level_imports(SRC / relative)
+    services = {name for name in imported if name.startswith("akarom.services.")}
+    heavy = {
+        name
+        for name in imported
+        if name.split(".")[0] in HEAVY
+        or any(name == h or name.startswith(f"{h}.") for h in HEAVY_AKAROM)
+    } | (services - LIGHT_SERVICES)
+    assert not heavy, f"{relative} imports {sorted(heavy)} at start-up: import it where used"

@@ -116,7 +116,13 @@ def test_human_output_in_english(run) -> None:
 def test_an_unknown_carrier_name_is_a_usage_error(run) -> None:
     result = run("check", OK_AT_DOCOMO, "--carrier", "mvno")
     assert result.exit_code == 2
-    assert "unknown carrier" in result.output
+    assert result.output == (
+        "akarom: 「mvno」というキャリアは分かりません。docomo, au, softbank, rakuten か、"
+        "ahamo・uq・ymobile などのブランド名で指定してください\n"
+    )
+    english = run("check", OK_AT_DOCOMO, "--carrier", "mvno", "--lang", "en")
+    assert english.exit_code == 2
+    assert "unknown carrier 'mvno'" in english.output
 
 
 def test_a_bad_setting_is_a_usage_error(run) -> None:

@@ -109,7 +109,11 @@ def test_a_manual_answer_is_recorded_and_then_reused(run) -> None:
 def test_a_manual_typo_is_refused(run) -> None:
     result = run("manual", UNREGISTERED, "--carrier", "au", "--symbol", "O", "--by", "suzuki")
     assert result.exit_code == 2
-    assert "not a symbol" in result.output
+    assert "「O」はキャリアのページに表示される記号ではありません" in result.output
+    english = run("manual", UNREGISTERED, "-c", "au", "--symbol", "O", "--by", "s", "--lang", "en")
+    assert english.exit_code == 2
+    assert "'O' is not a symbol a carrier prints" in english.output
+    assert json_lines(run("history", "--json", UNREGISTERED).stdout) == []  # nothing stored
 
 
 def test_doctor_reports_the_setup_and_the_live_pages(run) -> None:

@@ -18,17 +18,26 @@
     │   ├── CarrierRejected      the site refused the IMEI as invalid  code "rejected"
     │   └── ParseError(.field)   a page we do not understand           code "unrecognised_page"
     ├── ConfigError(ValueError)          a setting that cannot be used
+    ├── UsageError(ValueError) (.key, .fields)  an option or argument that cannot be used
+    │   └── UnknownTopic         ``explain`` was asked about nothing it knows
     └── StorageError                     the database cannot be opened, read or written
 
 ``expected`` (after yt-dlp's ``ExtractorError``) separates the failures the world
 causes (blocked, captcha, maintenance: one line in the log) from those that mean
 our adapter no longer matches the site (``ParseError``: logged with the page kept
 as evidence, so a person can look).
+
+Interfaces meet these errors at one edge each (the CLI's is ``akarom.cli._edge``): every
+``AkaromError`` becomes one line in the person's language and an exit code (or HTTP
+status) from one table; anything else is a bug, reported once with where its
+traceback was written. Messages given here are English, for logs and developers;
+what a person reads comes from the catalogue (``UsageError.key``, ``InvalidImei.code``,
+``CarrierError.code``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Self
 
 if TYPE_CHECKING:
     from akarom.carriers._base import Page
@@ -52,6 +61,9 @@ __all__ = [
     "ParseError",
     "RateLimited",
     "StorageError",
+    "UnknownTopic",
+    "UsageError",
+    "expected_error",
 ]
 
 
@@ -65,8 +77,15 @@ class InvalidImei(AkaromError, ValueError):
     code: ClassVar[str] = "invalid"
     message: ClassVar[str] = "not a valid IMEI"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, value: str | None = None) -> None:
         super().__init__(message or self.message)
+        #: What the person typed, when known, so the message can name it.
+        self.value = value
+
+    def about(self, value: str) -> Self:
+        """This error, naming ``value`` as the input at fault (``raise err.about(raw)``)."""
+        self.value = value
+        return self
 
 
 class EmptyInput(InvalidImei):
@@ -91,6 +110,38 @@ class InvalidChecksum(InvalidImei):
 
 class ConfigError(AkaromError, ValueError):
     """A setting (environment variable, option) that cannot be used."""
+
+
+class UsageError(AkaromError, ValueError):
+    """An option or argument that cannot be used as given: a bad date, an unknown name.
+
+    ``key`` names the sentence that says so in the catalogue (``akarom.texts``) and
+    ``fields`` fill its ``{placeholders}``, so every interface says it in the person's
+    language; a field that is an ``InvalidImei`` is said as the reason it is invalid.
+    ``hint`` is the key of a sentence that helps further (what would be accepted).
+    """
+
+    def __init__(
+        self, message: str, *, key: str, hint: str | None = None, **fields: object
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.hint = hint
+        self.fields = fields
+
+
+class UnknownTopic(UsageError):
+    """``explain`` was asked about something that is no topic, nor a valid IMEI."""
+
+    def __init__(self, topic: str, invalid: InvalidImei) -> None:
+        super().__init__(
+            f"{topic!r} is not something akarom explains, nor a valid IMEI ({invalid})",
+            key="explain.unknown_topic",
+            hint="explain.topics",
+            topic=topic,
+            reason=invalid.about(topic),
+        )
+        self.invalid = invalid
 
 
 class StorageError(AkaromError):
@@ -217,3 +268,24 @@ class ParseError(CarrierError):
     ) -> None:
         super().__init__(message, carrier=carrier, page=page)
         self.field = field
+
+
+def expected_error(error: BaseException) -> AkaromError | None:
+    """The ``AkaromError`` behind ``error``, for an interface's edge; None for a bug.
+
+    Concurrent work (``asyncio.TaskGroup``) raises its failures as an exception
+    group: when every exception in it is an ``AkaromError``, the first is the one to
+    tell the person about (say, a database that refused a write during a check).
+
+    >>> expected_error(ExceptionGroup("checks", [StorageError("disk full")]))
+    StorageError('disk full')
+    >>> expected_error(ExceptionGroup("checks", [StorageError("x"), KeyError("bug")])) is None
+    True
+    """
+    if isinstance(error, AkaromError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        found = [expected_error(member) for member in error.exceptions]
+        if found and all(member is not None for member in found):
+            return found[0]
+    return None

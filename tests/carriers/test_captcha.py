@@ -7,13 +7,17 @@ read it, playing the person who reads the image.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from akarom.carriers import ADAPTERS, CaptchaChallenge, CarrierAdapter, Page
 from akarom.carriers._template import Reason
@@ -74,7 +78,7 @@ async def test_a_right_answer_gives_the_status_and_keeps_every_page(status: Stat
     async with _docomo(status=status.value) as (adapter, admin):
         challenge = await adapter.captcha_challenge(IMEI)
         assert challenge is not None
-        observation = await challenge.answer(_read_image(challenge))
+        observation = await adapter.answer_captcha(challenge, _read_image(challenge))
         assert await _requests(admin) == 3
     assert observation.reading.status is status
     assert observation.reading.message in WORDINGS[status]  # the whole result page was read
@@ -106,7 +110,7 @@ async def test_full_width_digits_and_blanks_are_what_a_person_may_type() -> None
         assert challenge is not None
         code = _read_image(challenge)
         typed = f" {code[:2]}\u3000{code[2:]} ".translate(_FULL_WIDTH)
-        observation = await challenge.answer(typed)
+        observation = await adapter.answer_captcha(challenge, typed)
     assert observation.reading.status is Status.RESTRICTED
 
 
@@ -115,7 +119,7 @@ async def test_a_wrong_answer_raises_captcha_failed_with_the_pages() -> None:
         challenge = await adapter.captcha_challenge(IMEI)
         assert challenge is not None
         with pytest.raises(CaptchaFailed) as raised:
-            await challenge.answer(_wrong(_read_image(challenge)))
+            await adapter.answer_captcha(challenge, _wrong(_read_image(challenge)))
         assert await _requests(admin) == 3
     err = raised.value
     assert isinstance(err, CaptchaRequired)
@@ -130,10 +134,10 @@ async def test_after_a_wrong_answer_a_new_challenge_can_be_answered() -> None:
         first = await adapter.captcha_challenge(IMEI)
         assert first is not None
         with pytest.raises(CaptchaFailed):
-            await first.answer(_wrong(_read_image(first)))
+            await adapter.answer_captcha(first, _wrong(_read_image(first)))
         second = await adapter.captcha_challenge(IMEI)
         assert second is not None
-        observation = await second.answer(_read_image(second))
+        observation = await adapter.answer_captcha(second, _read_image(second))
     assert observation.reading.status is Status.RESTRICTED
 
 
@@ -145,10 +149,10 @@ async def test_an_answer_that_is_not_digits_is_refused_before_any_request(typed:
         challenge = await adapter.captcha_challenge(IMEI)
         assert challenge is not None
         with pytest.raises(ValueError, match="digits only"):
-            await challenge.answer(typed)
+            await adapter.answer_captcha(challenge, typed)
         assert await _requests(admin) == 2  # the form and the image; no POST
         # The challenge is still good: nothing reached docomo.
-        observation = await challenge.answer(_read_image(challenge))
+        observation = await adapter.answer_captcha(challenge, _read_image(challenge))
     assert observation.reading.status is Status.RESTRICTED
 
 
@@ -157,9 +161,9 @@ async def test_a_challenge_takes_one_answer() -> None:
         challenge = await adapter.captcha_challenge(IMEI)
         assert challenge is not None
         code = _read_image(challenge)
-        await challenge.answer(code)
+        await adapter.answer_captcha(challenge, code)
         with pytest.raises(CaptchaFailed, match="already answered") as raised:
-            await challenge.answer(code)
+            await adapter.answer_captcha(challenge, code)
         assert await _requests(admin) == 3
     assert len(raised.value.pages) == 2  # the challenge's pages; no new request
 
@@ -172,9 +176,9 @@ async def test_a_newer_challenge_voids_the_older_one() -> None:
         assert older is not None
         assert newer is not None
         with pytest.raises(CaptchaFailed, match="newer one"):
-            await older.answer(_read_image(older))
+            await adapter.answer_captcha(older, _read_image(older))
         assert await _requests(admin) == 4
-        observation = await newer.answer(_read_image(newer))
+        observation = await adapter.answer_captcha(newer, _read_image(newer))
     assert observation.reading.status is Status.RESTRICTED
 
 
@@ -212,6 +216,116 @@ async def test_an_invalid_imei_is_refused_before_any_request(imei: str) -> None:
         assert await _requests(admin) == 0
 
 
+# --- answered elsewhere: a challenge is data -----------------------------------------
+
+
+@asynccontextmanager
+async def _two_docomos() -> AsyncIterator[tuple[DocomoAdapter, DocomoAdapter, httpx.AsyncClient]]:
+    """Two docomo adapters, each on its own client and cookie jar, over one sandbox."""
+    scenario = {"carriers": {"docomo": {"mode": "captcha"}}, "devices": {IMEI: {"docomo": "ok"}}}
+    transport = httpx.ASGITransport(app=create_app(parse_scenario(scenario)))
+    async with (
+        httpx.AsyncClient(transport=transport, base_url=SANDBOX) as admin,
+        build_client(RateLimiter(1000), transport=transport) as first,
+        build_client(RateLimiter(1000), transport=transport) as second,
+    ):
+        yield DocomoAdapter(first, base_url=SANDBOX), DocomoAdapter(second, base_url=SANDBOX), admin
+
+
+def _stored(challenge: CaptchaChallenge) -> CaptchaChallenge:
+    """The challenge as another process rebuilds it: its data through JSON, no pages."""
+    session = json.loads(json.dumps(challenge.session))
+    return replace(challenge, session=session, pages=())
+
+
+async def test_another_client_answers_a_challenge_from_its_stored_session() -> None:
+    async with _two_docomos() as (shown_here, answered_there, admin):
+        challenge = await shown_here.captcha_challenge(IMEI)
+        assert challenge is not None
+        observation = await answered_there.answer_captcha(
+            _stored(challenge), _read_image(challenge)
+        )
+        assert await _requests(admin) == 3
+    assert observation.reading.status is Status.OK
+    assert [_flow(page) for page in observation.pages] == [("POST", "/search.php")]
+    assert observation.started_at == challenge.started_at
+    assert not answered_there.client.cookies  # the session was sent, not adopted
+
+
+async def test_the_session_is_what_makes_the_answer_count() -> None:
+    """Without the session's cookie docomo cannot know which image was answered."""
+    async with _two_docomos() as (shown_here, answered_there, _):
+        challenge = await shown_here.captcha_challenge(IMEI)
+        assert challenge is not None
+        cookieless = replace(_stored(challenge), session={**challenge.session, "cookie": None})
+        with pytest.raises(CaptchaFailed, match="did not take the answer"):
+            await answered_there.answer_captcha(cookieless, _read_image(challenge))
+
+
+async def test_a_wrong_answer_from_elsewhere_then_a_new_challenge() -> None:
+    async with _two_docomos() as (shown_here, answered_there, _):
+        first = await shown_here.captcha_challenge(IMEI)
+        assert first is not None
+        with pytest.raises(CaptchaFailed):
+            await answered_there.answer_captcha(_stored(first), _wrong(_read_image(first)))
+        second = await shown_here.captcha_challenge(IMEI)
+        assert second is not None
+        observation = await answered_there.answer_captcha(_stored(second), _read_image(second))
+    assert observation.reading.status is Status.OK
+
+
+def test_a_challenge_keeps_its_session_out_of_logs() -> None:
+    challenge = CaptchaChallenge(
+        carrier=Carrier.DOCOMO,
+        imei=IMEI,
+        image=b"GIF89a",
+        media_type="image/gif",
+        session={"token": "t", "cookie": "PHPSESSID=secret", "action": "/search.php", "fields": {}},
+    )
+    assert "secret" not in repr(challenge)
+    assert "GIF89a" not in repr(challenge)
+
+
+@pytest.mark.parametrize(
+    "session",
+    [
+        {},
+        {"token": "t", "cookie": None, "action": "https://elsewhere.example/", "fields": {}},
+        {"token": "t", "cookie": None, "action": "/search.php", "fields": {"a": 1}},
+        {"token": "", "cookie": None, "action": "/search.php", "fields": {}},
+        {"token": "t", "cookie": 5, "action": "/search.php", "fields": {}},
+    ],
+)
+async def test_a_session_that_is_not_docomos_is_refused_before_any_request(
+    session: dict[str, object],
+) -> None:
+    async with _docomo() as (adapter, admin):
+        challenge = await adapter.captcha_challenge(IMEI)
+        assert challenge is not None
+        with pytest.raises(ValueError, match="not the session"):
+            await adapter.answer_captcha(replace(challenge, session=session), "12345")
+        assert await _requests(admin) == 2
+
+
+async def test_a_challenge_of_another_carrier_is_refused() -> None:
+    async with _docomo() as (adapter, admin):
+        challenge = await adapter.captcha_challenge(IMEI)
+        assert challenge is not None
+        with pytest.raises(ValueError, match="au captcha"):
+            await adapter.answer_captcha(replace(challenge, carrier=Carrier.AU), "12345")
+        assert await _requests(admin) == 2
+
+
+@given(st.text(max_size=12))
+def test_a_captcha_answer_is_ascii_digits_or_refused(typed: str) -> None:
+    try:
+        sent = DocomoAdapter.captcha_answer(typed)
+    except ValueError:
+        return
+    assert sent.isascii()
+    assert sent.isdigit()
+
+
 # --- adapters without a captcha flow -------------------------------------------------
 
 
@@ -228,6 +342,14 @@ async def test_no_other_carrier_has_a_captcha_flow(adapter: type[CarrierAdapter]
     assert type(raised.value) is CaptchaRequired
     assert raised.value.carrier is adapter.CARRIER
     assert raised.value.pages == ()
+    with pytest.raises(ValueError, match="no captcha"):
+        adapter.captcha_answer("12345")
+    challenge = CaptchaChallenge(
+        carrier=adapter.CARRIER, imei=IMEI, image=b"", media_type="image/gif", session={}
+    )
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
+        with pytest.raises(CaptchaRequired, match="check by hand"):
+            await adapter(client).answer_captcha(challenge, "12345")
 
 
 def test_the_product_never_reads_the_sandbox_code() -> None:
@@ -257,9 +379,10 @@ async def test_recorded_flow_answered_in_one_session() -> None:
     replay = Replay.flow("docomo", "captcha-answered", IMEI)
     recording = _Recording(replay.transport())
     async with httpx.AsyncClient(transport=recording) as client:
-        challenge = await DocomoAdapter(client).captcha_challenge(IMEI)
+        adapter = DocomoAdapter(client)
+        challenge = await adapter.captcha_challenge(IMEI)
         assert challenge is not None
-        observation = await challenge.answer("４８２１３")
+        observation = await adapter.answer_captcha(challenge, "４８２１３")
     replay.assert_all_used()  # also checked productno and attestationkey in cp932
     assert observation.reading.status is Status.RESTRICTED
     assert len(observation.pages) == 3
@@ -278,10 +401,11 @@ async def test_a_recorded_answer_about_another_imei_is_refused() -> None:
     other = "353287081234565"
     replay = Replay.flow("docomo", "captcha-answered", other)  # docomo answers for IMEI
     async with httpx.AsyncClient(transport=replay.transport()) as client:
-        challenge = await DocomoAdapter(client).captcha_challenge(other)
+        adapter = DocomoAdapter(client)
+        challenge = await adapter.captcha_challenge(other)
         assert challenge is not None
         with pytest.raises(ParseError) as raised:
-            await challenge.answer("48213")
+            await adapter.answer_captcha(challenge, "48213")
     replay.assert_all_used()
     assert raised.value.field == Reason.ECHO
     assert IMEI in str(raised.value)
@@ -291,10 +415,11 @@ async def test_a_recorded_answer_about_another_imei_is_refused() -> None:
 async def test_recorded_flow_with_a_wrong_answer() -> None:
     replay = Replay.flow("docomo", "captcha-wrong", IMEI)
     async with httpx.AsyncClient(transport=replay.transport()) as client:
-        challenge = await DocomoAdapter(client).captcha_challenge(IMEI)
+        adapter = DocomoAdapter(client)
+        challenge = await adapter.captcha_challenge(IMEI)
         assert challenge is not None
         with pytest.raises(CaptchaFailed) as raised:
-            await challenge.answer("99999")
+            await adapter.answer_captcha(challenge, "99999")
     replay.assert_all_used()
     assert len(raised.value.pages) == 3
 

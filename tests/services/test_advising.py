@@ -19,7 +19,7 @@ from akarom.domain import (
     answer,
     decide_verdict,
 )
-from akarom.errors import ConfigError, InvalidChecksum
+from akarom.errors import ConfigError, InvalidChecksum, UsageError
 from akarom.identity import parse
 from akarom.services.advising import (
     Answer,
@@ -27,6 +27,9 @@ from akarom.services.advising import (
     Role,
     advise,
     load_advice_rules,
+    parse_purchase_date,
+    parse_rules_day,
+    today_in_japan,
 )
 from akarom.services.bulk import RowAdvice, result_cells
 from akarom.services.checks import DeviceReport
@@ -292,3 +295,40 @@ def test_a_spreadsheet_row_gets_the_advice_its_report_would(device, role) -> Non
     from_cells = RowAdvice(RULES, role, DAY, "ja").cells(result_cells(device, "ja"))
     assert from_cells == advice_cells(advise(device, RULES, role, on=DAY), "ja")
     assert set(from_cells) <= set(ADVICE_COLUMNS[role])
+
+
+@given(days=st.integers(0, 20_000))
+def test_a_purchase_date_in_any_spelling_people_use(days: int) -> None:
+    bought = date.fromordinal(DAY.toordinal() - days)
+    assert parse_purchase_date(bought.isoformat(), DAY) == bought
+    assert parse_purchase_date(f" {bought.isoformat()} ", DAY) == bought
+
+
+@pytest.mark.parametrize(
+    ("word", "days_ago"),
+    [("today", 0), ("今日", 0), ("きょう", 0), ("Yesterday", 1), ("昨日", 1), ("きのう", 1)],
+)
+def test_purchase_words(word: str, days_ago: int) -> None:
+    assert parse_purchase_date(word, DAY) == date.fromordinal(DAY.toordinal() - days_ago)
+
+
+@given(days=st.integers(1, 5000))
+def test_a_purchase_in_the_future_is_refused(days: int) -> None:
+    future = date.fromordinal(DAY.toordinal() + days)
+    with pytest.raises(UsageError, match="in the future") as refused:
+        parse_purchase_date(future.isoformat(), DAY)
+    assert refused.value.key == "usage.bought_future"
+
+
+@pytest.mark.parametrize("junk", ["", "last week", "2026-13-01", "26/11/2026", "明日"])
+def test_anything_else_is_not_a_purchase_date(junk: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        parse_purchase_date(junk, DAY)
+    assert (refused.value.key, refused.value.fields) == ("usage.bought", {"value": junk})
+
+
+def test_the_rules_day_is_today_unless_named() -> None:
+    assert parse_rules_day("2027-04-01") == date(2027, 4, 1)
+    assert parse_rules_day(None) == today_in_japan()
+    with pytest.raises(UsageError, match="--on"):
+        parse_rules_day("soon")

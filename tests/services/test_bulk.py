@@ -108,7 +108,7 @@ async def test_an_interrupted_run_resumes_without_asking_any_carrier_twice(
 
         with pytest.raises(ExceptionGroup) as crashed:
             await run_bulk(
-                checker, store, source, report, in_flight=2, on_progress=stop_after_three
+                checker, store, source, report, read_ahead=2, on_progress=stop_after_three
             )
         assert crashed.group_contains(SimulatedCrash)
         assert not report.exists()  # never a half-written report that looks complete

@@ -10,8 +10,10 @@ import pytest
 from akarom.carriers import Probe
 from akarom.carriers.au import AuAdapter
 from akarom.carriers.softbank import SoftbankAdapter
+from akarom.config import Settings
 from akarom.domain import Carrier
-from akarom.services.doctor import ERROR, DoctorReport, probe_carriers
+from akarom.services.checks import adapter_for
+from akarom.services.doctor import ERROR, DoctorReport, diagnose, probe_carriers
 from tests.carriers.replay import Replay
 
 
@@ -135,3 +137,38 @@ async def test_a_crashing_probe_is_an_error_and_the_others_still_count(caplog) -
     assert (broken.outcome, broken.detail) == (ERROR, "RuntimeError: bug")
     assert softbank.ok
     assert "drift probe failed unexpectedly" in caplog.text
+
+
+def _settings(tmp_path, **env: str) -> Settings:
+    return Settings.from_env({"AKAROM_DATA_DIR": str(tmp_path), **env})
+
+
+async def test_diagnose_reports_every_part_of_the_setup(tmp_path) -> None:
+    diagnosis = await diagnose(_settings(tmp_path, AKAROM_AU_URL="http://127.0.0.1:9"))
+    assert diagnosis.ok
+    assert [pace.carrier for pace in diagnosis.paces] == list(Carrier)
+    paces = {pace.carrier: pace for pace in diagnosis.paces}
+    assert paces[Carrier.AU].base_url == "http://127.0.0.1:9"
+    assert paces[Carrier.DOCOMO].base_url is None  # the live site: its floor applies
+    assert paces[Carrier.DOCOMO].rate <= 1 / adapter_for(Carrier.DOCOMO).MIN_INTERVAL
+    assert diagnosis.database.ok
+    assert "0 observations" in diagnosis.database.detail
+    assert diagnosis.drift is not None
+    assert diagnosis.drift.carriers == ()  # nothing read yet
+    assert (diagnosis.rules.ok, diagnosis.rules.source) == (True, None)
+    assert diagnosis.rules.count > 10
+    assert diagnosis.live is None  # no carrier is asked without live=True
+
+
+async def test_diagnose_finds_what_cannot_be_used_without_failing(tmp_path) -> None:
+    (tmp_path / "akarom.sqlite3").write_bytes(b"garbage" * 100)
+    rules = tmp_path / "ours.yaml"
+    rules.write_text("rules: [{id: x}]\n", encoding="utf-8")
+    diagnosis = await diagnose(_settings(tmp_path, AKAROM_RULES_FILE=str(rules)))
+    assert not diagnosis.ok
+    assert not diagnosis.database.ok
+    assert "not a database" in diagnosis.database.detail
+    assert diagnosis.drift is None
+    assert not diagnosis.rules.ok
+    assert diagnosis.rules.source == rules
+    assert "ours.yaml" in (diagnosis.rules.problem or "")

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from akarom.errors import InvalidImei
-from akarom.services.advising import Role
+from akarom.errors import UnknownTopic, UsageError
 from akarom.services.explaining import Topic, explain_topic, find_topic
+from akarom.services.options import Role
 
 
 @pytest.mark.parametrize(
@@ -66,17 +66,19 @@ def test_an_imei_in_any_spelling_is_a_device() -> None:
     assert find_topic("IMEI: 35-209900-176148-1") == Topic("device", "352099001761481")
 
 
-def test_anything_else_is_an_invalid_imei_with_its_reason() -> None:
-    with pytest.raises(InvalidImei) as problem:
+def test_anything_else_is_an_unknown_topic_with_the_imei_reason() -> None:
+    with pytest.raises(UnknownTopic) as problem:
         find_topic("352099001761482")
-    assert problem.value.code == "checksum"
+    assert problem.value.invalid.code == "checksum"
+    assert isinstance(problem.value, UsageError)  # the interfaces' edge: a usage error
+    assert problem.value.fields["topic"] == "352099001761482"
 
 
 @given(st.text(max_size=30))
 def test_every_query_is_a_topic_or_a_clear_imei_error(query: str) -> None:
     try:
         topic = find_topic(query)
-    except InvalidImei:
+    except UnknownTopic:
         return
     assert topic.kind in ("symbol", "term", "imei_help", "device")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,16 +55,31 @@ def postgres_admin() -> Iterator[Engine]:
     engine.dispose()
 
 
+@contextmanager
+def _fresh_schema(admin: Engine) -> Iterator[str]:
+    schema = f"akarom_test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
 @pytest.fixture
 def postgres_url(postgres_admin: Engine) -> Iterator[str]:
     """A URL whose connections live in a fresh schema, dropped after the test."""
-    schema = f"akarom_test_{uuid.uuid4().hex[:12]}"
-    with postgres_admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = postgres_admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with postgres_admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with _fresh_schema(postgres_admin) as url:
+        yield url
+
+
+@pytest.fixture
+def another_postgres_url(postgres_admin: Engine) -> Iterator[str]:
+    """A second fresh schema, for tests that compare two databases."""
+    with _fresh_schema(postgres_admin) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -72,6 +88,17 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     if request.param == "sqlite":
         return None
     url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def another_database_url(
+    database_url: str | None, tmp_path: Path, request: pytest.FixtureRequest
+) -> str:
+    """A second empty database on the same backend as ``database_url``."""
+    if database_url is None:
+        return f"sqlite:///{tmp_path / 'another.sqlite3'}"
+    url: str = request.getfixturevalue("another_postgres_url")
     return url
 
 

@@ -64,13 +64,18 @@ error as evidence.
 
 ``captcha_challenge(imei)`` is what the services call after ``check`` raised
 ``CaptchaRequired``: **akarom never answers a captcha by machine**, a person may. It
-returns a ``CaptchaChallenge``: the image as served, and ``answer(text)``, which submits
-what the person typed in the same session and returns the ``Observation`` (or raises)
-as ``check`` would. The base version raises ``CaptchaRequired`` ("check by hand"):
-only an adapter whose carrier has a documented captcha flow overrides it (docomo).
-It returns None when the carrier shows no captcha any more: ``check`` again. Inside
-such a flow ``Visit.fetch(..., captcha_expected=True)`` lets through the one page the
-flow expects to be a captcha (its other screens and the HTTP judgement still run).
+returns a ``CaptchaChallenge``, plain data that can be stored: the image as served,
+and the carrier session the answer must be sent in. ``answer_captcha(challenge,
+text)`` submits what the person typed in that session, from any client of the
+carrier (so another process may finish a stored challenge), and returns the
+``Observation`` (or raises) as ``check`` would; ``captcha_answer(text)`` is the
+text as it would be sent, or ``ValueError``, so an answer can be refused where it
+is typed. The base versions raise ``CaptchaRequired`` ("check by hand") and
+``ValueError``: only an adapter whose carrier has a documented captcha flow
+overrides them (docomo). ``captcha_challenge`` returns None when the carrier shows
+no captcha any more: ``check`` again. Inside such a flow ``Visit.fetch(...,
+captcha_expected=True)`` lets through the one page the flow expects to be a captcha
+(its other screens and the HTTP judgement still run).
 
 ``probe()`` is the drift check behind ``akarom doctor --live``, a template method
 too: it GETs ``PROBE_PATH`` and then each of ``PROBE_EXTRA_PATHS`` through the
@@ -99,11 +104,11 @@ import email.utils
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import httpx
@@ -296,32 +301,43 @@ class Observation:
 class CaptchaChallenge:
     """A captcha a carrier showed, for a **person** to answer; akarom never answers one.
 
+    Plain data, so that it can be stored and answered later by another process.
     ``image`` is the picture byte for byte as the carrier served it, ``media_type``
-    what it is (``image/gif``; docomo's may have several frames, as an animation): the
-    CLI saves and opens it, the person reads it and types what it shows.
+    what it is (``image/gif``; docomo's may have several frames, as an animation):
+    the person reads it and types what it shows. ``session`` is what the adapter
+    needs to send the answer in the carrier's session from any of its clients
+    (docomo: the session cookie, the form's action and fields, and a token naming
+    this challenge); JSON-serialisable, and kept out of logs like the image.
+    ``pages`` are the pages fetched to show it (evidence; none for a challenge
+    rebuilt from storage), ``started_at`` when that began, ``elapsed_s`` the time
+    those requests took.
 
-    ``await answer(text)`` submits that text in the same session as the image and
+    ``CarrierAdapter.answer_captcha(challenge, text)`` submits the answer and
     returns the ``Observation`` as ``check`` does (its ``pages``: this challenge's,
-    then the answer's; ``started_at`` when the challenge was fetched; ``elapsed_s``
-    the time spent in requests, not the time the person took). It raises
-    ``ValueError`` for text that cannot be an answer, before any request;
-    ``CaptchaFailed`` when the carrier did not take the answer (wrong, expired, or the
-    challenge was already answered or replaced by a newer one: show a new challenge);
-    any other ``CarrierError`` as ``check`` would, each carrying the pages seen.
+    then the answer's; ``started_at`` this challenge's; ``elapsed_s`` the time spent
+    in requests, not the time the person took). It raises ``ValueError`` for text
+    that cannot be an answer (``captcha_answer``), before any request;
+    ``CaptchaFailed`` when the carrier did not take the answer (wrong, expired, or
+    the challenge was already answered or replaced by a newer one in the same
+    session: show a new challenge); any other ``CarrierError`` as ``check`` would,
+    each carrying the pages seen.
 
-    A challenge is good for one answer that reaches the carrier. It lives in the
-    adapter's client (its cookie jar holds the session): while a person answers, no
-    other request should reach that carrier through the same client, so the caller
-    pauses the carrier and keeps one challenge live at a time.
+    A challenge is good for one answer that reaches the carrier. The adapter that
+    made it refuses a second answer, or one to a challenge it has since replaced,
+    without a request; across processes the store that keeps challenges lets only
+    one answer through. While a challenge is open, the caller keeps other requests
+    away from that carrier's session and one challenge live per carrier.
     """
 
     carrier: Carrier
     imei: str
     image: bytes = field(repr=False)
     media_type: str
-    answer: Callable[[str], Awaitable[Observation]] = field(repr=False, compare=False)
+    session: Mapping[str, Any] = field(repr=False)
     #: The pages fetched to show the challenge (the form, the image): evidence.
     pages: tuple[Page, ...] = field(default=(), repr=False)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    elapsed_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,6 +588,23 @@ class CarrierAdapter(ABC):
             f"no known captcha flow for {self.CARRIER}: check by hand at {self.entry_url}",
             carrier=self.CARRIER,
         )
+
+    async def answer_captcha(self, challenge: CaptchaChallenge, text: str) -> Observation:
+        """Send what a person read off ``challenge``'s image; see ``CaptchaChallenge``.
+
+        This base version sends nothing and raises ``CaptchaRequired``, as
+        ``captcha_challenge`` does: the carrier has no captcha flow akarom knows.
+        """
+        raise CaptchaRequired(
+            f"no known captcha flow for {self.CARRIER}: check by hand at {self.entry_url}",
+            carrier=self.CARRIER,
+        )
+
+    @classmethod
+    def captcha_answer(cls, text: str) -> str:
+        """**Pure**: ``text`` as it would be sent as a captcha answer; ``ValueError`` if it
+        cannot be one. This base version refuses every text: no captcha flow is known."""
+        raise ValueError(f"{cls.CARRIER} shows no captcha akarom knows how to answer")
 
     @contextmanager
     def _keeping_evidence(self, visit: Visit) -> Iterator[None]:

@@ -50,29 +50,36 @@ Captcha, answered by a person (§1.3; akarom never answers a captcha by machine)
     resumes the ``PHPSESSID`` session, kept in the cookie jar of the adapter's client)
     must show the form with ``productno``, the ``attestationkey`` field and
     ``<img src="gifcat/call.php">``; then that image is fetched in the same session
-    (Referer search.php). The challenge's ``answer(text)`` POSTs the form to
-    ``search.php`` (what a browser sends from it, with ``productno=<imei>`` and
-    ``attestationkey=<text>``, in cp932) and reads the response exactly as ``check``
+    (Referer search.php). The challenge is data: the image, and in ``session`` the
+    ``Cookie`` header the session needs, the form's action and fields, and a random
+    token naming the challenge. ``answer_captcha(challenge, text)`` POSTs the form to
+    ``search.php`` with that ``Cookie`` header (what a browser sends from it, with
+    ``productno=<imei>`` and ``attestationkey=<text>``, in cp932), from whichever
+    client of docomo it is called on, and reads the response exactly as ``check``
     does (screens, symbol, IMEI echo); its observation keeps every page: the form,
-    the image, the answer.
+    the image (when the challenge still has them), the answer.
 
     - The image is checked to be one by its magic number (GIF, PNG or JPEG) and is
       never read: whatever a response says about the code (the sandbox's
       ``X-Sandbox-Captcha`` header) is ignored. Only a person reads the code.
-    - The person's text: NFKC (full-width digits), blanks removed, then ASCII digits
-      only (the code was 5 or 6 digits, §1.3; the length is not checked, the image
-      decides). Anything else is a ``ValueError`` before any request.
+    - The person's text (``captcha_answer``): NFKC (full-width digits), blanks
+      removed, then ASCII digits only (the code was 5 or 6 digits, §1.3; the length
+      is not checked, the image decides). Anything else is a ``ValueError`` before
+      any request.
     - ``search.php`` showing the plain ``productno`` form: the captcha is gone, the
       result is None, and the caller simply ``check``s again. Neither form →
       ``ParseError(field="captcha form")``; a response that is no image →
       ``ParseError(field="captcha image")``.
     - The answer showing the captcha form again → ``CaptchaFailed`` (docomo's wording
       for a wrong code is unknown, §1.3). A code is good for one POST: a challenge
-      whose answer reached docomo, or that a newer challenge replaced (each image
-      gives the session a new code), raises ``CaptchaFailed`` without a request.
-    - One session per adapter: the session lives in the client's cookie jar, so
-      checks running beside a live challenge would share it. The Checker pauses
-      docomo while a person answers, so only one challenge is live at a time.
+      this adapter made whose answer reached docomo, or that a newer challenge of
+      this adapter replaced (each image gives the session a new code), raises
+      ``CaptchaFailed`` without a request. A challenge made elsewhere (another
+      process) is sent: the store it came from lets only one answer through, and
+      docomo itself refuses a replaced code.
+    - One session per client: the session lives in the client's cookie jar, so
+      checks running beside a live challenge would share it. The Checker asks one
+      person at a time per carrier, so only one challenge of it is live at a time.
 
 Decisions where the reference is silent
     - **IMEI echo** (``ECHO = Echo.REQUIRED``). The first panel must hold the whole
@@ -117,13 +124,15 @@ Unverified about the live site (carrier-sites.md §10)
 
 from __future__ import annotations
 
+import secrets
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -252,6 +261,40 @@ class CaptchaForm:
     image: str
 
 
+#: What became of a challenge this adapter made (``DocomoAdapter._challenges``).
+_ChallengeState = Literal["live", "replaced", "spent"]
+#: How many of its challenges an adapter remembers: far more than a person answers
+#: before a newer one replaces them (the Checker keeps one live per carrier).
+_REMEMBERED_CHALLENGES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class _CaptchaSession:
+    """``CaptchaChallenge.session`` for docomo, checked: what the answer is sent with."""
+
+    token: str
+    cookie: str | None
+    action: str
+    fields: Mapping[str, str]
+
+    @classmethod
+    def of(cls, session: Mapping[str, Any]) -> _CaptchaSession:
+        """Read a (possibly stored) session; ``ValueError`` when it is not docomo's."""
+        token, cookie = session.get("token"), session.get("cookie")
+        action, fields = session.get("action"), session.get("fields")
+        if not (
+            isinstance(token, str)
+            and token
+            and (cookie is None or isinstance(cookie, str))
+            and isinstance(action, str)
+            and action.startswith("/")
+            and isinstance(fields, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+        ):
+            raise ValueError("not the session of a docomo captcha challenge")
+        return cls(token, cookie, action, dict(fields))
+
+
 def _require_imei(imei: str) -> None:
     if not (len(imei) == 15 and imei.isascii() and imei.isdigit()):
         raise ValueError(f"docomo takes exactly 15 digits, not {imei!r} (§1.7)")
@@ -318,8 +361,9 @@ class DocomoAdapter(CarrierAdapter):
 
     def __init__(self, client: httpx.AsyncClient, *, base_url: str | None = None) -> None:
         super().__init__(client, base_url=base_url)
-        # The one captcha challenge whose answer may still be sent (captcha_challenge).
-        self._live_challenge: object | None = None
+        # The challenges this adapter made, by token, and what became of each: an answer
+        # is sent only to the newest one, once (each image gives the session a new code).
+        self._challenges: OrderedDict[str, _ChallengeState] = OrderedDict()
 
     async def _check(self, imei: str, visit: Visit) -> Reading:
         """POST ``productno`` to ``search.php``; the answer is that response."""
@@ -343,7 +387,6 @@ class DocomoAdapter(CarrierAdapter):
         started_at = datetime.now(UTC)
         clock = time.perf_counter()
         search_url = self.base_url + _SEARCH_PATH
-        token = object()
         with self._keeping_evidence(visit):
             page = await visit.fetch(
                 "GET",
@@ -354,61 +397,92 @@ class DocomoAdapter(CarrierAdapter):
             form = self.read_captcha_form(page)
             if form is None:
                 return None
-            # A new image gives the session a new code: an older challenge is void now.
-            self._live_challenge = token
+            token = secrets.token_hex(16)
+            # A new image gives the session a new code: older challenges are void now.
+            live = [known for known, state in self._challenges.items() if state == "live"]
+            self._challenges.update(dict.fromkeys(live, "replaced"))
+            self._remember(token, "live")
             image = await visit.fetch("GET", form.image, headers={"Referer": search_url})
             media_type = self.captcha_media_type(image)
-        shown = tuple(visit.pages)
-        fetching = time.perf_counter() - clock
-
-        async def answer(text: str) -> Observation:
-            code = self.captcha_answer(text)
-            visit = Visit(self, shown)
-            clock = time.perf_counter()
-            with self._keeping_evidence(visit):
-                if self._live_challenge is not token:
-                    raise CaptchaFailed(
-                        "this docomo captcha was already answered, or a newer one was "
-                        "shown: answer a new challenge"
-                    )
-                try:
-                    page = await visit.fetch(
-                        "POST",
-                        form.action,
-                        form={**form.fields, "productno": imei, "attestationkey": code},
-                        form_encoding=_FORM_ENCODING,
-                        headers={"Referer": search_url},
-                    )
-                except CaptchaRequired as err:
-                    raise CaptchaFailed(
-                        "docomo did not take the answer: it shows the captcha again "
-                        "(a wrong code, or the session expired)"
-                    ) from err
-                finally:
-                    if len(visit.pages) > len(shown) and self._live_challenge is token:
-                        self._live_challenge = None  # the code is spent once docomo saw it
-                reading = self.parse_result(page, imei)
-            return Observation(
-                carrier=self.CARRIER,
-                imei=imei,
-                reading=reading,
-                pages=tuple(visit.pages),
-                started_at=started_at,
-                elapsed_s=fetching + time.perf_counter() - clock,
-                adapter_version=self.VERSION,
-            )
-
+        # The Cookie header a browser would send with the answer: the session itself.
+        cookie = self.client.build_request("POST", self.base_url + form.action).headers.get(
+            "cookie"
+        )
         return CaptchaChallenge(
             carrier=self.CARRIER,
             imei=imei,
             image=image.content,
             media_type=media_type,
-            answer=answer,
-            pages=shown,
+            session={
+                "token": token,
+                "cookie": cookie,
+                "action": form.action,
+                "fields": dict(form.fields),
+            },
+            pages=tuple(visit.pages),
+            started_at=started_at,
+            elapsed_s=time.perf_counter() - clock,
         )
 
-    @staticmethod
-    def captcha_answer(text: str) -> str:
+    async def answer_captcha(self, challenge: CaptchaChallenge, text: str) -> Observation:
+        """POST the person's code in the challenge's session; read the answer as ``check``."""
+        if challenge.carrier is not self.CARRIER:
+            raise ValueError(f"a {challenge.carrier} captcha cannot be answered at docomo")
+        _require_imei(challenge.imei)
+        code = self.captcha_answer(text)
+        session = _CaptchaSession.of(challenge.session)
+        imei = challenge.imei
+        search_url = self.base_url + _SEARCH_PATH
+        visit = Visit(self, challenge.pages)
+        clock = time.perf_counter()
+        with self._keeping_evidence(visit):
+            state = self._challenges.get(session.token)
+            if state == "spent":
+                raise CaptchaFailed(
+                    "this docomo captcha was already answered: answer a new challenge"
+                )
+            if state == "replaced":
+                raise CaptchaFailed(
+                    "a newer docomo captcha was shown in this session: answer the newer one"
+                )
+            headers = {"Referer": search_url}
+            if session.cookie:
+                headers["Cookie"] = session.cookie
+            try:
+                page = await visit.fetch(
+                    "POST",
+                    session.action,
+                    form={**session.fields, "productno": imei, "attestationkey": code},
+                    form_encoding=_FORM_ENCODING,
+                    headers=headers,
+                )
+            except CaptchaRequired as err:
+                raise CaptchaFailed(
+                    "docomo did not take the answer: it shows the captcha again "
+                    "(a wrong code, or the session expired)"
+                ) from err
+            finally:
+                if len(visit.pages) > len(challenge.pages):
+                    self._remember(session.token, "spent")  # docomo saw the code
+            reading = self.parse_result(page, imei)
+        return Observation(
+            carrier=self.CARRIER,
+            imei=imei,
+            reading=reading,
+            pages=tuple(visit.pages),
+            started_at=challenge.started_at,
+            elapsed_s=challenge.elapsed_s + time.perf_counter() - clock,
+            adapter_version=self.VERSION,
+        )
+
+    def _remember(self, token: str, state: _ChallengeState) -> None:
+        self._challenges[token] = state
+        self._challenges.move_to_end(token)
+        while len(self._challenges) > _REMEMBERED_CHALLENGES:
+            self._challenges.popitem(last=False)
+
+    @classmethod
+    def captcha_answer(cls, text: str) -> str:
         """The code a person typed, as it is sent: NFKC, blanks removed, ASCII digits only.
 
         ``ValueError`` for anything else (docomo's code is digits, §1.3).

@@ -1,89 +1,55 @@
-"""The ``akarom`` command: thin — parse arguments, call the services, print.
+"""The ``akarom`` command: a thin skin — parse arguments, call a service, render.
 
-Exit codes (INTERFACES.md §3): ``validate`` 0 all valid / 1 any invalid;
-``check`` 0 clear, 3 caution, 4 red, 5 incomplete, 2 invalid input or usage
-(with several devices the highest applies).
+Every command calls one service of ``akarom.services`` with typed input and renders
+the typed result; none prints an error or chooses an exit code for one. Problems
+are raised, and the error edge (``akarom.cli._edge``) turns each into one line in the
+person's language and the exit code of its class.
+
+Start-up is part of the interface: this module imports Typer and the few light types
+its options need. Rich, and each service with what it needs (HTTP, the database,
+the carriers), are imported inside the command that uses them, so ``akarom
+validate``, ``explain imei`` and ``--help`` never load them.
+
+Exit codes (INTERFACES.md §3): ``validate`` 0 all valid / 1 any invalid; ``check`` 0
+clear, 3 caution, 4 red, 5 incomplete, 2 invalid input or usage (with several
+devices the highest applies); ``bulk`` 0 when every row got a verdict, 130 when
+interrupted; an unexpected error 1 (``_edge.EXIT_CODES``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import getpass
-import json
-import logging
+import contextlib
+import os
 import sys
-import time
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
 from akarom import __version__
-from akarom.cli.person import TerminalPerson
-from akarom.config import Settings
-from akarom.domain import Carrier, CarrierResult, Source, Status, Verdict, resolve_carrier
-from akarom.errors import ConfigError, InvalidImei, StorageError
-from akarom.services.advising import (
-    Circumstances,
-    DeviceAdvice,
-    Role,
-    RuleSet,
-    Seller,
-    Sim,
-    SituationAdvice,
-    advise,
-    load_advice_rules,
-    today_in_japan,
-)
-from akarom.services.bulk import BulkSummary, RowAdvice, TableError, run_bulk
-from akarom.services.checks import (
-    JST,
-    Checker,
-    DeviceReport,
-    adapter_for,
-    effective_limits,
-)
-from akarom.services.database import Store, open_store
-from akarom.services.doctor import DRIFT_WINDOW, DoctorReport, PageDrift, page_drift
-from akarom.services.explaining import Explanation, Topic, explain_topic, find_topic
-from akarom.services.history import device_history, export_evidence, history_json
-from akarom.services.manual import carrier_page, record_manual
-from akarom.services.reports import (
-    advice_json,
-    advice_lines,
-    age_text,
-    device_json,
-    invalid_message,
-    manual_check_lines,
-    outcome_lines,
-    result_reason,
-    validation_json,
-)
-from akarom.texts import Lang, text
+from akarom.cli._edge import UNEXPECTED, EdgeGroup, note_verbosity, report_unexpected, speak
+from akarom.domain import Carrier
+from akarom.services.options import Role, SellerKind, SimLock
+
+if TYPE_CHECKING:
+    from akarom.cli.person import TerminalPerson
+    from akarom.config import Settings
+    from akarom.services.bulk import BulkSummary
+    from akarom.services.checking import BulkRequest
+    from akarom.texts import Lang
+
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="akarom",
+    cls=EdgeGroup,
     help="赤ロム（ネットワーク利用制限）を各キャリアの公式確認ページで調べます。 "
     "Checks whether a used phone is 赤ロム on docomo, au, SoftBank and Rakuten.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
+    pretty_exceptions_enable=False,  # the edge reports bugs; no traceback reaches a person
 )
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
 
 LangOption = Annotated[
     str | None,
@@ -97,7 +63,6 @@ AllCarriersOption = Annotated[
 FreshOption = Annotated[
     bool, typer.Option("--fresh", help="Ask the carriers even if a recent answer is stored.")
 ]
-
 CarrierOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -117,7 +82,7 @@ RulesOption = Annotated[
     ),
 ]
 SimOption = Annotated[
-    Sim | None,
+    SimLock | None,
     typer.Option(
         "--sim", help="How the phone is locked: free, unlocked or locked.", show_default=False
     ),
@@ -134,7 +99,7 @@ AfterRepairOption = Annotated[
     bool, typer.Option("--after-repair", help="The check follows a repair that swapped the body.")
 ]
 SellerOption = Annotated[
-    Seller | None,
+    SellerKind | None,
     typer.Option("--seller", help="Who lists it: individual or store.", show_default=False),
 ]
 CompensatesOption = Annotated[
@@ -142,41 +107,34 @@ CompensatesOption = Annotated[
     typer.Option("--compensates", help="The seller compensates the buyer if the phone turns ×."),
 ]
 
-_VERDICT_STYLE = {
-    Verdict.CLEAR: "bold green",
-    Verdict.CAUTION: "bold yellow",
-    Verdict.RED: "bold red",
-    Verdict.INCOMPLETE: "bold magenta",
-    Verdict.INVALID: "bold red",
-}
-_STATUS_STYLE = {
-    Status.OK: "green",
-    Status.PENDING: "yellow",
-    Status.RESTRICTED: "bold red",
-    Status.UNREGISTERED: "dim",
-    Status.UNKNOWN: "magenta",
-}
 
+def _begin(lang_option: str | None) -> tuple[Settings, Lang]:
+    """The settings and the language of this command; problems are said in it from now on.
 
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as problem:
-        err.print(f"akarom: {problem}")
-        raise typer.Exit(2) from None
+    A bad ``--lang`` is refused first, so a broken setting is then said in the
+    language asked for.
+    """
+    from akarom.config import Settings
+    from akarom.errors import UsageError
 
-
-def _lang(option: str | None, settings: Settings) -> Lang:
-    chosen = (option or settings.lang).strip().lower()
-    if chosen not in ("ja", "en"):
-        err.print(f"akarom: --lang must be ja or en, not {option!r}")
-        raise typer.Exit(2)
-    return "ja" if chosen == "ja" else "en"
+    asked: Lang | None = None
+    if lang_option is not None:
+        chosen = lang_option.strip().lower()
+        if chosen not in ("ja", "en"):
+            raise UsageError(
+                f"--lang must be ja or en, not {lang_option!r}", key="usage.lang", value=lang_option
+            )
+        asked = "ja" if chosen == "ja" else "en"
+        speak(asked)
+    settings = Settings.from_env()
+    lang = asked or settings.lang
+    speak(lang)
+    return settings, lang
 
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"akarom {__version__}")
+        print(f"akarom {__version__}")
         raise typer.Exit()
 
 
@@ -190,14 +148,19 @@ def main_options(
     ] = False,
 ) -> None:
     """Logs go to standard error; results to standard output."""
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, markup=False)],
-        force=True,
-    )
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    note_verbosity(verbose)
+
+
+def _log_to_terminal() -> None:
+    """Send logs to standard error, at the level ``-v``/``-vv`` asked for.
+
+    Called by the commands that run services, which log; ``validate`` and the
+    catalogue's explanations log nothing and do not load ``logging`` at all.
+    """
+    from akarom.cli._edge import verbosity
+    from akarom.cli._logs import log_to_terminal
+
+    log_to_terminal(verbosity())
 
 
 @app.command()
@@ -207,20 +170,17 @@ def validate(
     lang: LangOption = None,
 ) -> None:
     """IMEI を正規化・検証します（ネットワーク通信なし）。Normalise and validate, offline."""
-    chosen = _lang(lang, _settings())
-    lines = [validation_json(value, chosen) for value in values]
+    from akarom.cli._output import json_line, print_validations
+    from akarom.services.validation import validate as validate_values
+
+    _, chosen = _begin(lang)
+    checked = validate_values(values)
     if as_json:
-        for line in lines:
-            print(json.dumps(line, ensure_ascii=False), flush=True)
+        for line in checked:
+            json_line(line.as_json(chosen))
     else:
-        for line in lines:
-            if line["valid"]:
-                kind = text(f"label.kind.{line['kind']}", chosen)
-                tac = f"  TAC {line['tac']}" if line["tac"] else ""
-                out.print(f"✓ {line['input']} → {line['imei']}  ({kind}){tac}")
-            else:
-                out.print(Text.assemble(("✗ ", "bold red"), f"{line['input']}: {line['message']}"))
-    raise typer.Exit(0 if all(line["valid"] for line in lines) else 1)
+        print_validations(checked, chosen)
+    raise typer.Exit(0 if all(line.valid for line in checked) else 1)
 
 
 @app.command()
@@ -242,168 +202,53 @@ def check(
     lang: LangOption = None,
 ) -> None:
     """IMEI ごとに各キャリアの利用制限を確認します。Check each device at the carriers."""
-    settings = _settings()
-    chosen = _lang(lang, settings)
-    carriers = _carriers(carrier)
-    rules = _rules(settings, rules_file)
+    from akarom.cli._output import json_line
+    from akarom.cli._reports import check_json, print_check
+    from akarom.services import run_paced
+    from akarom.services.advising import circumstances, load_advice_rules, today_in_japan
+    from akarom.services.checking import CheckRequest, check_devices
+    from akarom.services.options import carriers_named
+
+    settings, chosen = _begin(lang)
+    _log_to_terminal()
     day = today_in_japan()
-    known = _circumstances(sim, bought, after_repair, seller, compensates, day)
-    person = _person(settings, chosen, as_json)
-    with _store(settings) as store:
-        reports, manual_urls = asyncio.run(
-            _check(
-                settings,
-                store,
-                imeis,
-                carriers,
-                all_carriers=all_carriers,
-                fresh=fresh,
-                person=person,
-            )
-        )
-    for report in reports:
-        advice = advise(report, rules, role, known, on=day)
-        if as_json:
-            line = device_json(report, advice, chosen, manual_urls)
-            print(json.dumps(line, ensure_ascii=False), flush=True)
-        else:
-            _print_report(report, chosen)
-            _print_advice(advice, report, chosen, manual_urls)
-    raise typer.Exit(max(report.verdict.exit_code for report in reports))
-
-
-def _carriers(names: list[str] | None) -> list[Carrier] | None:
-    try:
-        return [resolve_carrier(name) for name in names] if names else None
-    except ValueError as problem:
-        err.print(f"akarom: {problem} ({', '.join(Carrier)})")
-        raise typer.Exit(2) from None
-
-
-def _rules(settings: Settings, override: Path | None) -> RuleSet:
-    try:
-        return load_advice_rules(settings, override)
-    except ConfigError as problem:
-        err.print(f"akarom: {problem}")
-        raise typer.Exit(2) from None
-
-
-_DAY_WORDS = {"today": 0, "今日": 0, "きょう": 0, "yesterday": 1, "昨日": 1, "きのう": 1}
-
-
-def _circumstances(
-    sim: Sim | None,
-    bought: str | None,
-    after_repair: bool,
-    seller: Seller | None,
-    compensates: bool,
-    today: date,
-) -> Circumstances:
-    """What the person told us; a flag not given is unknown (None), never "no"."""
-    bought_on = None
-    if bought is not None:
-        word = bought.strip().casefold()
-        try:
-            bought_on = (
-                today - timedelta(days=_DAY_WORDS[word])
-                if word in _DAY_WORDS
-                else date.fromisoformat(word)
-            )
-        except ValueError:
-            err.print(f"akarom: --bought must be YYYY-MM-DD, today or yesterday, not {bought!r}")
-            raise typer.Exit(2) from None
-        if bought_on > today:
-            err.print(f"akarom: --bought {bought_on} is in the future")
-            raise typer.Exit(2)
-    return Circumstances(
-        sim=sim,
-        bought_on=bought_on,
-        after_repair=True if after_repair else None,
-        seller=seller,
-        compensates=True if compensates else None,
+    request = CheckRequest(
+        imeis=tuple(imeis),
+        carriers=carriers_named(carrier) if carrier else None,
+        all_carriers=all_carriers,
+        fresh=fresh,
+        roles=(role,),
+        circumstances=circumstances(
+            sim=sim,
+            bought=bought,
+            after_repair=after_repair,
+            seller=seller,
+            compensates=compensates,
+            today=day,
+        ),
+        rules=load_advice_rules(settings, rules_file),
+        on=day,
     )
+    outcome = run_paced(check_devices(settings, request, person=_person(settings, chosen, as_json)))
+    for device in outcome.devices:
+        if as_json:
+            json_line(check_json(device, outcome, chosen))
+        else:
+            print_check(device, outcome, chosen)
+    raise typer.Exit(max(report.verdict.exit_code for report in outcome.reports))
 
 
 def _person(settings: Settings, lang: Lang, as_json: bool) -> TerminalPerson | None:
     """Someone to ask, when a person is at the keyboard (never for --json or piped use)."""
-    if as_json or not (sys.stdin.isatty() and err.is_terminal):
+    import getpass
+
+    from akarom.cli._output import err
+
+    if as_json or not (sys.stdin.isatty() and err().is_terminal):
         return None
+    from akarom.cli.person import TerminalPerson
+
     return TerminalPerson(getpass.getuser(), lang, settings.data_dir)
-
-
-def _store(settings: Settings) -> Store:
-    try:
-        return open_store(settings)
-    except StorageError as problem:
-        err.print(f"akarom: {problem}")
-        raise typer.Exit(2) from None
-
-
-async def _check(
-    settings: Settings,
-    store: Store,
-    imeis: list[str],
-    carriers: list[Carrier] | None,
-    *,
-    all_carriers: bool,
-    fresh: bool,
-    person: TerminalPerson | None,
-) -> tuple[list[DeviceReport], dict[Carrier, str]]:
-    async with Checker(settings, store=store, person=person) as checker:
-        reports = await checker.check_many(
-            imeis, carriers=carriers, all_carriers=all_carriers, fresh=fresh
-        )
-        manual_urls = {c: checker.adapter(c).entry_url for c in Carrier}
-    return reports, manual_urls
-
-
-def _print_report(report: DeviceReport, lang: Lang) -> None:
-    verdict_line = Text.assemble(
-        (f"{text('label.verdict', lang)}: ", "bold"),
-        (text(f"verdict.{report.verdict.value}.headline", lang), _VERDICT_STYLE[report.verdict]),
-    )
-    if report.origin_carrier is not None:
-        origin = report.origin_carrier.label(lang)
-        verdict_line.append(f"  ({text('label.origin', lang)}: {origin})")
-    shown = report.identity.value if report.identity else ""
-    out.print(Text.assemble((report.input, "bold"), f"  {shown}" if shown != report.input else ""))
-    out.print(verdict_line)
-    if report.invalid is not None:
-        out.print(f"  {invalid_message(report.invalid, report.input, lang)}")
-    if report.results:
-        table = Table(box=None, padding=(0, 2, 0, 2), show_edge=False)
-        # Fold, never truncate: a reason cut off at "…" is no reason at all.
-        table.add_column(text("label.carrier", lang), no_wrap=True)
-        table.add_column(text("label.result", lang), no_wrap=True)
-        table.add_column(text("label.meaning", lang), overflow="fold", ratio=3)
-        table.add_column(text("label.checked_at", lang), overflow="fold", ratio=1)
-        for result in report.results:
-            meaning = Text(result_reason(result, lang))
-            if result.message:
-                meaning.append(f"\n{text('label.carrier_says', lang)}: 「{result.message}」", "dim")
-            if result.evidence:
-                meaning.append(f"\n{text('label.evidence', lang)}: {result.evidence[0]}", "dim")
-            when = _when(result, lang)
-            table.add_row(
-                result.carrier.label(lang),
-                Text(result.symbol, _STATUS_STYLE[result.status]),
-                meaning,
-                when,
-            )
-        out.print(table)
-
-
-def _print_advice(
-    advice: DeviceAdvice, report: DeviceReport, lang: Lang, manual_urls: dict[Carrier, str]
-) -> None:
-    """The short form under a check: summary, actions, and the rules that decided."""
-    summary, actions = advice_lines(advice, report, lang, manual_urls)
-    out.print(Text.assemble((f"{text('label.advice', lang)}: ", "bold"), summary))
-    for action in actions:
-        out.print(f"  ・{action}")
-    decided_by = ", ".join(dict.fromkeys(s.decision.rule_id or "-" for s in advice.situations))
-    out.print(Text(f"  {text('label.rule', lang)}: {decided_by}", "dim"))
-    out.print()
 
 
 @app.command()
@@ -442,133 +287,50 @@ def explain(
     lang: LangOption = None,
 ) -> None:
     """記号・用語・端末へのアドバイスを説明します。Explain a symbol, a term or a device."""
-    settings = _settings()
-    chosen = _lang(lang, settings)
+    from akarom.cli._output import explanation_json, json_line, print_explanation
+    from akarom.services.explaining import explain_topic, find_topic
+
+    settings, chosen = _begin(lang)
     asked = tuple(dict.fromkeys(roles)) if roles else tuple(Role)
-    try:
-        found = find_topic(topic)
-    except InvalidImei as problem:
-        reason = invalid_message(problem, topic, chosen)
-        err.print(
-            f"akarom: {text('explain.unknown_topic', chosen).format(topic=topic, reason=reason)}"
-        )
-        err.print(text("explain.topics", chosen))
-        raise typer.Exit(2) from None
+    found = find_topic(topic)
     if found.kind != "device":
         explanation = explain_topic(found, chosen, asked)
         if as_json:
-            print(json.dumps(_explanation_json(found, explanation), ensure_ascii=False))
+            json_line(explanation_json(found, explanation))
         else:
-            _print_explanation(explanation, chosen)
+            print_explanation(explanation, chosen)
         raise typer.Exit(0)
-    day = _day(on)
-    carriers = _carriers(carrier)
-    rules = _rules(settings, rules_file)
-    known = _circumstances(sim, bought, after_repair, seller, compensates, day)
-    person = _person(settings, chosen, as_json)
-    with _store(settings) as store:
-        (report,), manual_urls = asyncio.run(
-            _check(
-                settings, store, [topic], carriers, all_carriers=False, fresh=fresh, person=person
-            )
-        )
-    advices = [advise(report, rules, role, known, on=day) for role in asked]
+
+    from akarom.cli._reports import explained_device_json, print_explained_device
+    from akarom.services import run_paced
+    from akarom.services.advising import circumstances, load_advice_rules, parse_rules_day
+    from akarom.services.checking import CheckRequest, check_devices
+    from akarom.services.options import carriers_named
+
+    _log_to_terminal()
+    day = parse_rules_day(on)
+    request = CheckRequest(
+        imeis=(topic,),
+        carriers=carriers_named(carrier) if carrier else None,
+        fresh=fresh,
+        roles=asked,
+        circumstances=circumstances(
+            sim=sim,
+            bought=bought,
+            after_repair=after_repair,
+            seller=seller,
+            compensates=compensates,
+            today=day,
+        ),
+        rules=load_advice_rules(settings, rules_file),
+        on=day,
+    )
+    outcome = run_paced(check_devices(settings, request, person=_person(settings, chosen, as_json)))
     if as_json:
-        line = device_json(report, advices[0], chosen, manual_urls)
-        line["advice_by_role"] = {
-            advice.role.value: advice_json(advice, report, chosen, manual_urls)
-            for advice in advices
-        }
-        print(json.dumps(line, ensure_ascii=False), flush=True)
+        json_line(explained_device_json(outcome, chosen))
     else:
-        _print_report(report, chosen)
-        for advice in advices:
-            _print_full_advice(advice, report, chosen)
-        for line_text in manual_check_lines(report, chosen, manual_urls):
-            out.print(f"・{line_text}")
-        out.print(Text(text("label.rules_on", chosen).format(date=day.isoformat()), "dim"))
-    raise typer.Exit(report.verdict.exit_code)
-
-
-def _day(on: str | None) -> date:
-    if on is None:
-        return today_in_japan()
-    try:
-        return date.fromisoformat(on.strip())
-    except ValueError:
-        err.print(f"akarom: --on must be a date YYYY-MM-DD, not {on!r}")
-        raise typer.Exit(2) from None
-
-
-def _explanation_json(topic: Topic, explanation: Explanation) -> dict[str, object]:
-    return {
-        "topic": topic.kind,
-        "key": topic.key,
-        "title": explanation.title,
-        "paragraphs": list(explanation.paragraphs),
-        "by_role": {role.value: line for role, line in explanation.by_role},
-    }
-
-
-def _print_explanation(explanation: Explanation, lang: Lang) -> None:
-    out.print(Text(explanation.title, "bold"))
-    for paragraph in explanation.paragraphs:
-        out.print(f"  {paragraph}")
-    for role, line in explanation.by_role:
-        out.print(Text.assemble((f"  {text(f'role.{role.value}', lang)}: ", "bold"), line))
-
-
-_DECISION_STYLE = {
-    "allow": "bold green",
-    "allow_with_conditions": "bold yellow",
-    "refuse": "bold red",
-    "recheck": "bold magenta",
-    "advise": "bold",
-    "undecided": "bold magenta",
-}
-
-
-def _print_full_advice(advice: DeviceAdvice, report: DeviceReport, lang: Lang) -> None:
-    """Every decision of one role, with its figures, rule and sources."""
-    out.print(Text(f"■ {text(f'role.{advice.role.value}', lang)}", "bold underline"))
-    if advice.role is Role.SELLER:
-        out.print(f"  {advice_lines(advice, report, lang)[0]}")
-    for advised in advice.situations:
-        topic = (
-            f"marketplace.{advised.marketplace.value}"
-            if advised.marketplace
-            else f"situation.{advised.situation}"
-        )
-        out.print(Text(f"  {text(topic, lang)}: ", "bold") + _decision_text(advised, lang))
-        decision = advised.decision
-        out.print(f"    {decision.summary[lang]}")
-        for line in outcome_lines(decision, lang):
-            out.print(f"    {line}")
-        for action in decision.actions[lang]:
-            out.print(f"    ・{action}")
-        if decision.rule_id is not None:
-            rule = f"{text('label.rule', lang)}: {decision.rule_id} ({decision.rule_file})"
-            out.print(Text(f"    {rule}", "dim"))
-            out.print(
-                Text(f"    {text('label.sources', lang)}: {'; '.join(decision.sources)}", "dim")
-            )
-    out.print()
-
-
-def _decision_text(advised: SituationAdvice, lang: Lang) -> Text:
-    decision = advised.decision.decision.value
-    return Text(text(f"decision.{decision}", lang), _DECISION_STYLE[decision])
-
-
-def _when(result: CarrierResult, lang: Lang) -> str:
-    """``2026-11-27 01:50 (今回確認)``, or with the age of a stored answer."""
-    if result.checked_at is None or result.source is None:
-        return ""
-    stamp = result.checked_at.astimezone(JST).strftime("%Y-%m-%d %H:%M")
-    source = text(f"label.source.{result.source.value}", lang)
-    if result.source is Source.LIVE:
-        return f"{stamp} ({source})"
-    return f"{stamp} ({source}, {age_text(datetime.now(UTC) - result.checked_at, lang)})"
+        print_explained_device(outcome, chosen)
+    raise typer.Exit(outcome.reports[0].verdict.exit_code)
 
 
 @app.command()
@@ -597,57 +359,56 @@ def bulk(
     lang: LangOption = None,
 ) -> None:
     """表の全行を確認し、結果列を加えて書き出します。Check every row of a spreadsheet."""
-    settings = _settings()
-    chosen = _lang(lang, settings)
-    advice = None
-    if role is not None:
-        advice = RowAdvice(_rules(settings, rules_file), role, today_in_japan(), chosen)
-    with _store(settings) as store:
-        try:
-            summary = asyncio.run(
-                _bulk(
-                    settings,
-                    store,
-                    input_file,
-                    output,
-                    column,
-                    resume,
-                    all_carriers,
-                    fresh,
-                    chosen,
-                    advice,
-                )
-            )
-        except TableError as problem:
-            err.print(f"akarom bulk: {text('bulk.file_error', chosen)}: {problem}")
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err.print(text("bulk.interrupted", chosen).format(input=input_file, output=output))
-            raise typer.Exit(130) from None
-    _print_bulk_summary(summary, chosen)
+    from akarom.cli._edge import on_interrupt
+    from akarom.cli._reports import print_bulk_summary
+    from akarom.services import run_paced
+    from akarom.services.advising import load_advice_rules, today_in_japan
+    from akarom.services.checking import BulkRequest
+
+    settings, chosen = _begin(lang)
+    _log_to_terminal()
+    request = BulkRequest(
+        input=input_file,
+        output=output,
+        column=column,
+        resume=resume,
+        all_carriers=all_carriers,
+        fresh=fresh,
+        role=role,
+        rules=load_advice_rules(settings, rules_file) if role is not None else None,
+        on=today_in_japan(),
+        lang=chosen,
+    )
+    on_interrupt("bulk.interrupted", input=input_file, output=output)
+    summary = run_paced(_bulk_with_progress(settings, request, chosen))
+    print_bulk_summary(summary, chosen)
     raise typer.Exit(0)
 
 
-async def _bulk(
-    settings: Settings,
-    store: Store,
-    input_file: Path,
-    output: Path,
-    column: str | None,
-    resume: bool,
-    all_carriers: bool,
-    fresh: bool,
-    lang: Lang,
-    advice: RowAdvice | None,
-) -> BulkSummary:
+async def _bulk_with_progress(settings: Settings, request: BulkRequest, lang: Lang) -> BulkSummary:
+    """``check_table`` under a progress bar on standard error (when it is a terminal)."""
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from akarom.cli._output import err
+    from akarom.services.checking import check_table
+    from akarom.texts import text
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
-        console=err,
-        disable=not err.is_terminal,
+        console=err(),
+        disable=not err().is_terminal,
         transient=False,
     )
     started = time.monotonic()
@@ -658,56 +419,7 @@ async def _bulk(
             rate = done / max(time.monotonic() - started, 1e-6)
             progress.update(task, completed=done, total=total, rate=f"{rate:.1f} rows/s")
 
-        async with Checker(settings, store=store) as checker:
-            return await run_bulk(
-                checker,
-                store,
-                input_file,
-                output,
-                column=column,
-                resume=resume,
-                all_carriers=all_carriers,
-                fresh=fresh,
-                lang=lang,
-                on_progress=advance,
-                advice=advice,
-            )
-
-
-def _print_bulk_summary(summary: BulkSummary, lang: Lang) -> None:
-    table = Table(title=text("bulk.summary", lang), box=None, padding=(0, 2, 0, 2))
-    table.add_column(text("label.verdict", lang))
-    table.add_column(text("bulk.rows", lang), justify="right")
-    for verdict in Verdict:
-        if summary.verdicts.get(verdict.value):
-            table.add_row(
-                Text(text(f"verdict.{verdict.value}.short", lang), _VERDICT_STYLE[verdict]),
-                str(summary.verdicts[verdict.value]),
-            )
-    out.print(table)
-    out.print(
-        text("bulk.totals", lang).format(
-            rows=summary.rows,
-            devices=summary.devices_checked,
-            checks=summary.carrier_checks,
-            cached=summary.cached_answers,
-            duplicates=summary.duplicate_rows,
-            resumed=summary.resumed_rows,
-            seconds=summary.elapsed_s,
-            output=summary.output,
-        )
-    )
-    for carrier, code in summary.paused.items():
-        out.print(
-            Text(
-                text("bulk.paused", lang).format(
-                    carrier=carrier.label(lang),
-                    reason=text(f"error.{code}", lang),
-                    id=carrier.value,
-                ),
-                "bold magenta",
-            )
-        )
+        return await check_table(settings, request, on_progress=advance)
 
 
 @app.command()
@@ -721,47 +433,23 @@ def history(
     lang: LangOption = None,
 ) -> None:
     """端末の確認履歴を古い順に表示します。A device's answers over time, with evidence."""
-    settings = _settings()
-    chosen = _lang(lang, settings)
-    with _store(settings) as store:
-        try:
-            entries = device_history(store, imei)
-        except InvalidImei as problem:
-            err.print(f"akarom: {imei}: {invalid_message(problem, imei, chosen)}")
-            raise typer.Exit(2) from None
-        if evidence is not None:
-            written = export_evidence(store, entries, evidence)
-            err.print(text("history.exported", chosen).format(count=len(written), folder=evidence))
-    if as_json:
-        for entry in entries:
-            print(json.dumps(history_json(entry), ensure_ascii=False), flush=True)
-        raise typer.Exit(0)
-    if not entries:
-        out.print(text("history.none", chosen).format(imei=imei))
-        raise typer.Exit(0)
-    table = Table(box=None, padding=(0, 2, 0, 2), show_edge=False)
-    for key in ("label.checked_at", "label.carrier", "label.result", "label.meaning"):
-        table.add_column(text(key, chosen), overflow="fold")
-    table.add_column(text("history.source", chosen), overflow="fold")
-    for entry in entries:
-        observation = entry.observation
-        result = observation.to_result()
-        meaning = Text(result_reason(result, chosen))
-        if observation.message:
-            meaning.append(f"\n「{observation.message}」", "dim")
-        source = text(f"label.source.{observation.source.value}", chosen)
-        if observation.entered_by:
-            source += f" ({observation.entered_by})"
-        pages = text("history.pages", chosen).format(count=len(entry.pages))
-        table.add_row(
-            observation.checked_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S"),
-            observation.carrier.label(chosen),
-            Text(observation.status.symbol, _STATUS_STYLE[observation.status]),
-            meaning,
-            f"{source}\n#{observation.id} {pages}",
+    from akarom.cli._output import err, json_line
+    from akarom.cli._reports import print_history
+    from akarom.services.history import history_json, read_history
+    from akarom.texts import text
+
+    settings, chosen = _begin(lang)
+    _log_to_terminal()
+    found = read_history(settings, imei, evidence=evidence)
+    if evidence is not None:
+        err().print(
+            text("history.exported", chosen).format(count=len(found.exported), folder=evidence)
         )
-    out.print(Text(entries[0].observation.imei, "bold"))
-    out.print(table)
+    if as_json:
+        for entry in found.entries:
+            json_line(history_json(entry))
+    else:
+        print_history(found, chosen)
 
 
 @app.command()
@@ -778,40 +466,31 @@ def manual(
     lang: LangOption = None,
 ) -> None:
     """公式ページで読んだ結果を手入力で記録します。Record what a person read on the page."""
-    settings = _settings()
-    chosen = _lang(lang, settings)
-    checked = validation_json(imei, chosen)
-    if not checked["valid"]:
-        err.print(f"akarom: {imei}: {checked['message']}")
-        raise typer.Exit(2)
-    try:
-        which = resolve_carrier(carrier)
-    except ValueError as problem:
-        err.print(f"akarom: {problem}")
-        raise typer.Exit(2) from None
+    import getpass
+
+    from akarom.cli._output import out
+    from akarom.errors import UsageError
+    from akarom.services.manual import ManualReading, manual_target, record_reading
+    from akarom.services.reports import result_reason
+    from akarom.texts import text
+
+    settings, chosen = _begin(lang)
+    _log_to_terminal()
+    target = manual_target(settings, imei, carrier)
     if symbol is None:
-        url = carrier_page(settings, which)
-        out.print(
+        out().print(
             text("manual.instructions", chosen).format(
-                carrier=which.label(chosen),
-                url=url,
-                imei=checked["imei"],
+                carrier=target.carrier.label(chosen), url=target.url, imei=target.imei
             )
         )
         if not sys.stdin.isatty():
-            err.print(text("manual.need_symbol", chosen))
-            raise typer.Exit(2)
+            raise UsageError("give the symbol with --symbol", key="manual.need_symbol")
         symbol = typer.prompt(text("manual.prompt", chosen))
     who = by or getpass.getuser()
-    with _store(settings) as store:
-        try:
-            result = record_manual(store, checked["imei"], which, symbol, entered_by=who, note=note)
-        except ValueError as problem:
-            err.print(f"akarom: {problem}")
-            raise typer.Exit(2) from None
-    out.print(
+    result = record_reading(settings, ManualReading(target.imei, target.carrier, symbol, who, note))
+    out().print(
         text("manual.recorded", chosen).format(
-            carrier=which.label(chosen),
+            carrier=target.carrier.label(chosen),
             symbol=result.symbol,
             meaning=result_reason(result, chosen),
             who=who,
@@ -832,110 +511,19 @@ def doctor(
     lang: LangOption = None,
 ) -> None:
     """設定・データベース・（--live で）各キャリアのページを点検します。Check the setup."""
-    settings = _settings()
-    chosen = _lang(lang, settings)
-    checks: list[tuple[str, bool, str]] = []
-    for carrier in Carrier:
-        configured = settings.carrier(carrier)
-        where = configured.base_url or text("doctor.live_site", chosen)
-        rate, concurrency = effective_limits(
-            adapter_for(carrier),
-            configured.rate_limit,
-            configured.concurrency,
-            live=configured.base_url is None,
-        )
-        pace = text("doctor.pace", chosen).format(rate=rate, concurrency=concurrency)
-        checks.append((carrier.label(chosen), True, f"{where}: {pace}"))
-    drift: PageDrift | None = None
-    try:
-        with open_store(settings) as store:
-            checks.append((text("doctor.database", chosen), True, store.describe()))
-            drift = page_drift(store)
-    except StorageError as broken:
-        checks.append((text("doctor.database", chosen), False, str(broken)))
-    if drift is not None:
-        checks.extend(_drift_checks(drift, chosen))
-    try:
-        rules = load_advice_rules(settings)
-        source = (
-            str(settings.rules_file)
-            if settings.rules_file
-            else text("doctor.rules.shipped", chosen)
-        )
-        detail = text("doctor.rules.count", chosen).format(count=len(rules.rules), source=source)
-        checks.append((text("doctor.rules", chosen), True, detail))
-    except ConfigError as broken:
-        checks.append((text("doctor.rules", chosen), False, str(broken)))
-    report = None
-    if live:
-        report = asyncio.run(_doctor_live(settings))
-    healthy = all(ok for _, ok, _ in checks) and (report is None or report.ok)
+    from akarom.cli._output import json_line
+    from akarom.cli._reports import doctor_json, print_diagnosis
+    from akarom.services import run_paced
+    from akarom.services.doctor import diagnose
+
+    settings, chosen = _begin(lang)
+    _log_to_terminal()
+    diagnosis = run_paced(diagnose(settings, live=live))
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "ok": healthy,
-                    "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in checks],
-                    "carriers": report.as_dict() if report is not None else None,
-                    "pages": drift.as_dict() if drift is not None else None,
-                },
-                ensure_ascii=False,
-                default=str,
-            )
-        )
+        json_line(doctor_json(diagnosis, chosen))
     else:
-        for name, ok, detail in checks:
-            out.print(
-                Text.assemble(
-                    ("✓ " if ok else "✗ ", "green" if ok else "bold red"), name, f": {detail}"
-                )
-            )
-        if report is not None:
-            for probe in report.probes:
-                mark, style = ("✓ ", "green") if probe.ok else ("✗ ", "bold red")
-                line = Text.assemble(
-                    (mark, style),
-                    probe.carrier.label(chosen),
-                    f" {probe.url}: ",
-                    text(f"doctor.outcome.{probe.outcome}", chosen),
-                )
-                out.print(line)
-                for problem in probe.problems:
-                    out.print(f"    - {problem}")
-                if probe.detail and not probe.ok:
-                    out.print(f"    {probe.detail}")
-    raise typer.Exit(0 if healthy else 1)
-
-
-def _drift_checks(drift: PageDrift, lang: Lang) -> list[tuple[str, bool, str]]:
-    """One line per carrier whose answer pages were read or refused lately."""
-    days = DRIFT_WINDOW.days
-    lines = []
-    for pages in drift.carriers:
-        name = text("doctor.pages", lang).format(carrier=pages.carrier.label(lang))
-        if not pages.refused:
-            lines.append(
-                (name, True, text("doctor.pages.ok", lang).format(read=pages.read, days=days))
-            )
-            continue
-        reasons = ", ".join(f"{reason} ×{count}" for reason, count in pages.reasons.items())
-        detail = text("doctor.pages.refused", lang).format(
-            refused=pages.refused, read=pages.read, days=days, reasons=reasons
-        )
-        last = pages.last_refused
-        if pages.stopped_matching and last is not None:
-            detail += " " + text("doctor.pages.stopped", lang).format(
-                observation=last.id, imei=last.imei, detail=last.detail or ""
-            )
-        else:
-            detail += " " + text("doctor.pages.recovered", lang)
-        lines.append((name, not pages.stopped_matching, detail))
-    return lines
-
-
-async def _doctor_live(settings: Settings) -> DoctorReport:
-    async with Checker(settings) as checker:
-        return await DoctorReport.run(checker)
+        print_diagnosis(diagnosis, chosen)
+    raise typer.Exit(0 if diagnosis.ok else 1)
 
 
 @app.command()
@@ -950,15 +538,48 @@ def sandbox(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
 ) -> None:
     """キャリア確認ページのサンドボックスを起動します。Serve the carrier sandbox."""
+    from akarom.errors import UsageError
     from akarom.sandbox import run_sandbox  # the server stack loads only for this command
 
+    _log_to_terminal()
     try:
         run_sandbox(scenario, host=host, port=port)
-    except ValueError as problem:
-        err.print(f"akarom sandbox: {problem}")
-        raise typer.Exit(2) from None
+    except ValueError as problem:  # the sandbox's own error for a scenario it cannot use
+        raise UsageError(str(problem), key="usage.scenario", detail=problem) from None
 
 
 def main() -> None:
-    """Entry point of the ``akarom`` console script."""
-    app()
+    """Entry point of the ``akarom`` console script: run, flush, and leave at once.
+
+    The interpreter's teardown (freeing every module and object one by one) takes
+    longer than a short command itself, so once everything is written — each
+    service has closed its database and files before returning, and here standard
+    output, standard error and the log handlers are flushed — the process ends with
+    ``os._exit``. Only here: tests run ``app`` through ``CliRunner`` and keep their
+    interpreter.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as done:
+        code = _exit_status(done.code)
+    except BaseException as error:  # noqa: BLE001 — outside a command (parsing), still one line
+        report_unexpected(error, sys.argv)
+        code = UNEXPECTED
+    if "logging" in sys.modules:  # loaded only by the commands that log
+        sys.modules["logging"].shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe (akarom … | head) or stream: nothing more can be said there.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    """What ``sys.exit(code)`` would have made the process's status."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1

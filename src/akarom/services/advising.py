@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from enum import StrEnum
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from akarom.advice import (
@@ -26,7 +25,9 @@ from akarom.advice import (
 )
 from akarom.config import Settings
 from akarom.domain import Carrier, Status, Verdict
+from akarom.errors import UsageError
 from akarom.services.checks import JST, DeviceReport
+from akarom.services.options import Role, SellerKind, SimLock
 
 __all__ = [
     "ROLE_SITUATIONS",
@@ -40,15 +41,12 @@ __all__ = [
     "Sim",
     "SituationAdvice",
     "advise",
+    "circumstances",
     "load_advice_rules",
+    "parse_purchase_date",
+    "parse_rules_day",
     "today_in_japan",
 ]
-
-
-class Role(StrEnum):
-    BUYER = "buyer"
-    SELLER = "seller"
-    DEALER = "dealer"
 
 
 #: The situations each role is advised on, the one that answers its first question first.
@@ -62,6 +60,58 @@ ROLE_SITUATIONS: Mapping[Role, tuple[str, ...]] = {
 def today_in_japan() -> date:
     """The day the advice is for: carriers and marketplaces date their rules in JST."""
     return datetime.now(JST).date()
+
+
+#: Words people use for a purchase date, and how many days ago each is.
+_DAY_WORDS = {"today": 0, "今日": 0, "きょう": 0, "yesterday": 1, "昨日": 1, "きのう": 1}
+
+
+def parse_purchase_date(value: str, today: date) -> date:
+    """The day ``value`` names: ``YYYY-MM-DD``, ``today``/``今日`` or ``yesterday``/``昨日``.
+
+    Raises ``UsageError`` for anything else, and for a day after ``today``: nobody
+    has bought a phone tomorrow, and advice counted from then would be wrong.
+
+    >>> parse_purchase_date(" 昨日 ", date(2026, 3, 1))
+    datetime.date(2026, 2, 28)
+    >>> parse_purchase_date("2026-03-02", date(2026, 3, 1))
+    Traceback (most recent call last):
+    ...
+    akarom.errors.UsageError: --bought 2026-03-02 is in the future
+    """
+    word = value.strip().casefold()
+    try:
+        day = (
+            today - timedelta(days=_DAY_WORDS[word])
+            if word in _DAY_WORDS
+            else date.fromisoformat(word)
+        )
+    except ValueError:
+        raise UsageError(
+            f"--bought must be YYYY-MM-DD, today or yesterday, not {value!r}",
+            key="usage.bought",
+            value=value,
+        ) from None
+    if day > today:
+        raise UsageError(
+            f"--bought {day} is in the future", key="usage.bought_future", value=day.isoformat()
+        )
+    return day
+
+
+def parse_rules_day(value: str | None) -> date:
+    """The day whose rules decide (``YYYY-MM-DD``); today in Japan when ``value`` is None.
+
+    Raises ``UsageError`` for a value that is not a date.
+    """
+    if value is None:
+        return today_in_japan()
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(
+            f"--on must be a date YYYY-MM-DD, not {value!r}", key="usage.on", value=value
+        ) from None
 
 
 def load_advice_rules(settings: Settings, override: Path | None = None) -> RuleSet:
@@ -101,6 +151,29 @@ class Circumstances:
             seller=self.seller,
             compensates=self.compensates,
         )
+
+
+def circumstances(
+    *,
+    sim: SimLock | Sim | None = None,
+    bought: str | None = None,
+    after_repair: bool = False,
+    seller: SellerKind | Seller | None = None,
+    compensates: bool = False,
+    today: date,
+) -> Circumstances:
+    """What a person said about the device, as options say it.
+
+    A flag not given is unknown (None), never "no". ``bought`` is read by
+    ``parse_purchase_date`` (``UsageError`` for a bad or future day).
+    """
+    return Circumstances(
+        sim=None if sim is None else Sim(sim.value),
+        bought_on=None if bought is None else parse_purchase_date(bought, today),
+        after_repair=True if after_repair else None,
+        seller=None if seller is None else Seller(seller.value),
+        compensates=True if compensates else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

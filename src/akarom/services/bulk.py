@@ -1,9 +1,12 @@
 """``akarom bulk``: a dealer's whole spreadsheet, every row back, politely and resumably.
 
 The input is read row by row and the report written row by row, in input order,
-so memory stays flat however long the file is. Up to ``in_flight`` devices are
-being checked at once; each asks the likeliest selling carrier first (by TAC and
-the row's hint) and the next only when the previous had no record. The same IMEI
+so memory stays flat however long the file is. Up to ``read_ahead`` rows are
+being checked at once, each waiting at its own carrier's limiter, so no carrier's
+queue runs dry behind another's; each asks the likeliest selling carrier first (by
+TAC and the row's hint) and the next only when the previous had no record. The
+first device of a model nobody has seen is asked alone; the rest of that model
+then starts at the carrier it named. The same IMEI
 twice is asked once. Every row that is finished is saved with the run in the
 database, in small batches; ``resume`` continues an interrupted run (Ctrl-C, a
 crash, kill -9): finished rows come back from the database, and rows whose
@@ -18,9 +21,10 @@ import hashlib
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +35,12 @@ from akarom.services.advising import Answer, Role, RuleSet, advise
 from akarom.services.checks import JST, Checker, DeviceReport
 from akarom.services.inference import TacLearner
 from akarom.services.reports import ADVICE_COLUMNS, advice_cells, invalid_message, result_reason
-from akarom.storage import Store, StoredRow, StoredRun, tac_of
+from akarom.storage import Store, StoredObservation, StoredRow, StoredRun, tac_of
 from akarom.tabular import InputRow, Table, TableError, open_output, open_table
 from akarom.texts import Lang
 
 __all__ = [
+    "DEFAULT_READ_AHEAD",
     "BulkSummary",
     "ProgressCallback",
     "RowAdvice",
@@ -48,9 +53,15 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 
-#: Devices checked at once. Each waits on its carriers' rate limits, so this only
-#: needs to be large enough to keep every carrier's limiter busy.
-DEFAULT_IN_FLIGHT = 32
+#: Stored answers young enough to reuse, by IMEI and carrier.
+_Stored = dict[str, dict[Carrier, StoredObservation]]
+
+#: Rows read ahead of the last row written: devices being checked, or finished and
+#: waiting for an earlier row. Each device waits at its carrier's limiter, outside
+#: the carrier's slots, so every carrier's queue stays full while another is slow.
+DEFAULT_READ_AHEAD = 2000
+#: Rows looked up together: their stored answers and models in one query each.
+_LOOK_AHEAD = 250
 #: Finished rows are saved together: one transaction per batch, not per row.
 _ROW_BATCH = 200
 _ROW_BATCH_SECONDS = 2.0
@@ -198,6 +209,7 @@ class _Finished:
         self._next = next(rows, None)
 
     def take(self, number: int) -> StoredRow | None:
+        """The stored row ``number``, if it was finished; rows are asked in order."""
         while self._next is not None and self._next.row_number < number:
             self._next = next(self._rows, None)
         if self._next is not None and self._next.row_number == number:
@@ -218,7 +230,6 @@ class _Run:
         all_carriers: bool,
         fresh: bool,
         lang: Lang,
-        in_flight: int,
         summary: BulkSummary,
     ) -> None:
         self.checker = checker
@@ -229,18 +240,46 @@ class _Run:
         self.fresh = fresh
         self.lang = lang
         self.summary = summary
-        self.slots = asyncio.Semaphore(in_flight)
         self.learner = TacLearner()
         self.pending: dict[str, asyncio.Task[DeviceReport]] = {}
         self.recent: OrderedDict[str, DeviceReport] = OrderedDict()
+        #: TACs whose first device is being asked now: the rest of the model waits for it.
+        self.probing: dict[str, asyncio.Event] = {}
+        #: TACs whose first device was asked in this run (answered or not).
+        self.probed: set[str] = set()
         self.unsaved: list[tuple[int, str | None, dict[str, Any]]] = []
         self.last_save = time.monotonic()
 
     async def start(self) -> None:
         self.learner.totals.update(await asyncio.to_thread(self.store.carrier_totals))
 
-    async def outcome(
-        self, row: InputRow
+    async def look_ahead(self, rows: list[InputRow]) -> _Stored:
+        """For the next rows at once: their stored answers and their models' counts.
+
+        One query each for a window of rows, instead of two per device.
+        """
+        imeis: list[str] = []
+        for row in rows:
+            try:
+                imeis.append(parse(row.imei).value)
+            except InvalidImei:
+                continue
+        tacs = {tac for imei in imeis if (tac := tac_of(imei)) and not self.learner.known(tac)}
+        fresh = self.fresh
+
+        def read() -> tuple[_Stored, dict[str, dict[Carrier, int]]]:
+            stored = (
+                {} if fresh else self.checker.stored_answers(imeis, cached_since=self.resumed_since)
+            )
+            return stored, self.store.carrier_counts_for_tacs(sorted(tacs)) if tacs else {}
+
+        stored, counts = await asyncio.to_thread(read)
+        for tac in tacs:
+            self.learner.seed(tac, counts.get(tac, {}))
+        return stored
+
+    def outcome(
+        self, row: InputRow, stored: _Stored
     ) -> dict[str, str] | tuple[asyncio.Task[DeviceReport], str]:
         """The row's result cells now, or the check to wait for and the row's own spelling."""
         try:
@@ -256,8 +295,9 @@ class _Run:
         if imei in self.pending:
             self.summary.duplicate_rows += 1
             return self.pending[imei], row.imei
-        await self.slots.acquire()
-        task = asyncio.create_task(self._check(identity, _hint(row.hint)))
+        task = asyncio.create_task(
+            self._check(identity, _hint(row.hint), None if self.fresh else stored.get(imei, {}))
+        )
         self.pending[imei] = task
         return task, row.imei
 
@@ -266,13 +306,48 @@ class _Run:
         for task in list(self.pending.values()):
             task.cancel()
 
-    async def _check(self, identity: Identity, hint: Carrier | None) -> DeviceReport:
+    async def _probe_turn(self, tac: str | None) -> asyncio.Event | None:
+        """Wait while another device of this model is asked first; or become that device.
+
+        A model no claim has been seen for (in storage or in this run) is asked with
+        one device first; the rest of the model then starts at the carrier that device
+        named, instead of each asking the wrong carriers first. Returns the event to
+        set when this device was the probe.
+        """
+        if tac is None or tac in self.probed or any(self.learner.odds(tac).tac_counts.values()):
+            return None
+        while (event := self.probing.get(tac)) is not None:
+            await event.wait()
+            if tac in self.probed:
+                return None
+        event = self.probing[tac] = asyncio.Event()
+        return event
+
+    def _least_busy_first(self, order: list[Carrier]) -> list[Carrier]:
+        """A model nobody has seen starts at the carrier with the shortest queue.
+
+        Its first device must find its seller by asking, whichever carrier comes
+        first; starting where the queue is short keeps every carrier busy while the
+        models are being learnt (at the start of a run they would all queue at the
+        carrier with the largest prior share, and the others would wait idle).
+        """
+        shortest = min(order, key=lambda c: (self.checker.backlog(c), order.index(c)))
+        return [shortest, *(c for c in order if c is not shortest)]
+
+    async def _check(
+        self,
+        identity: Identity,
+        hint: Carrier | None,
+        stored: Mapping[Carrier, StoredObservation] | None,
+    ) -> DeviceReport:
+        tac = tac_of(identity.value)
+        probe = None
         try:
-            tac = tac_of(identity.value)
-            if tac is not None and not self.learner.known(tac):
-                counts = await asyncio.to_thread(self.store.carrier_counts_for_tac, tac)
-                self.learner.seed(tac, counts)
+            if not stored:  # a device answered from storage teaches nothing new: no turn
+                probe = await self._probe_turn(tac)
             order = self.learner.odds(tac).rank(hint)
+            if probe is not None and hint is None:
+                order = self._least_busy_first(order)
             report = await self.checker.check(
                 identity.input,
                 all_carriers=self.all_carriers,
@@ -281,6 +356,8 @@ class _Run:
                 one_at_a_time=not self.all_carriers,  # asking all: at once
                 run_id=self.run_id,
                 cached_since=self.resumed_since,
+                stored=stored,
+                urgent=probe is not None,
             )
             live = [r for r in report.results if r.source is Source.LIVE]
             self.summary.devices_checked += 1
@@ -297,8 +374,11 @@ class _Run:
                 self.recent.popitem(last=False)
             return report
         finally:
+            if probe is not None and tac is not None:
+                self.probed.add(tac)
+                del self.probing[tac]
+                probe.set()
             self.pending.pop(identity.value, None)
-            self.slots.release()
 
     async def finished(self, row: InputRow, cells: dict[str, str]) -> None:
         self.unsaved.append((row.number, cells["imei_normalized"] or None, cells))
@@ -311,7 +391,8 @@ class _Run:
     async def save(self) -> None:
         rows, self.unsaved = self.unsaved, []
         self.last_save = time.monotonic()
-        await asyncio.to_thread(self.store.record_rows, run_id=self.run_id, rows=rows)
+        if rows:
+            await asyncio.to_thread(self.store.record_rows, run_id=self.run_id, rows=rows)
 
 
 async def run_bulk(
@@ -325,7 +406,7 @@ async def run_bulk(
     all_carriers: bool = False,
     fresh: bool = False,
     lang: Lang = "ja",
-    in_flight: int = DEFAULT_IN_FLIGHT,
+    read_ahead: int = DEFAULT_READ_AHEAD,
     on_progress: ProgressCallback | None = None,
     advice: RowAdvice | None = None,
 ) -> BulkSummary:
@@ -356,17 +437,15 @@ async def run_bulk(
             all_carriers=all_carriers,
             fresh=fresh,
             lang=lang,
-            in_flight=in_flight,
             summary=summary,
         )
         await state.start()
         if on_progress is not None:
             on_progress(0, total)  # the bar knows its length before the first row is back
         finished = _Finished(store.iter_finished_rows(run.id))
-        # (row, its cells or an awaitable of them, whether it comes back from the database)
-        queue: asyncio.Queue[tuple[InputRow, Any, bool] | None] = asyncio.Queue(
-            maxsize=in_flight * 4
-        )
+        # (row, its cells or an awaitable of them, whether it comes back from the database).
+        # Its bound is the read-ahead: rows being checked or waiting to be written.
+        queue: asyncio.Queue[tuple[InputRow, Any, bool] | None] = asyncio.Queue(maxsize=read_ahead)
         writer = open_output(
             output_path,
             table.header,
@@ -376,13 +455,17 @@ async def run_bulk(
         )
 
         async def produce() -> None:
-            for row in table.rows():
-                stored = finished.take(row.number)
-                if stored is not None:
-                    summary.resumed_rows += 1
-                    await queue.put((row, dict(stored.cells), True))
-                else:
-                    await queue.put((row, await state.outcome(row), False))
+            rows = table.rows()
+            while window := list(islice(rows, _LOOK_AHEAD)):
+                earlier = [finished.take(row.number) for row in window]
+                todo = [row for row, done in zip(window, earlier, strict=True) if done is None]
+                stored = await state.look_ahead(todo) if todo else {}
+                for row, done in zip(window, earlier, strict=True):
+                    if done is not None:
+                        summary.resumed_rows += 1
+                        await queue.put((row, dict(done.cells), True))
+                    else:
+                        await queue.put((row, state.outcome(row, stored), False))
             await queue.put(None)
 
         async def consume() -> None:
@@ -411,6 +494,9 @@ async def run_bulk(
             writer.abort()
             raise
         finally:
+            # Answers already received are stored before the run ends, however it ends,
+            # so a resumed run finds them instead of asking again.
+            await checker.flush()
             await state.save()
         writer.close()
     await asyncio.to_thread(store.finish_run, run.id)

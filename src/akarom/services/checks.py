@@ -11,15 +11,18 @@ an error code; nothing that was not read from a carrier's page becomes a status.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import logging
 import random
 import time
+import uuid
 from asyncio import FIRST_COMPLETED
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from types import TracebackType
-from typing import Protocol
 
 import httpx
 
@@ -53,7 +56,9 @@ from akarom.errors import (
 from akarom.http import ON_REQUEST_SENT, build_client
 from akarom.identity import Identity, parse
 from akarom.ratelimit import RateLimiter, SpacingLedger
-from akarom.storage import NewObservation, NewPage, Store
+from akarom.services._writer import ObservationWriter
+from akarom.services.challenges import ChallengeDesk, ChallengeStatus, Person
+from akarom.storage import NewObservation, NewPage, Store, StoredObservation
 
 __all__ = [
     "DEFAULT_CACHE_WINDOW",
@@ -85,10 +90,14 @@ class RetryPolicy:
 
     Only transient failures (time-out, 5xx, 429) are retried. Each retry first
     defers the whole carrier (``RateLimiter.defer``), so a struggling site gets
-    less traffic from every task, not just this one.
+    less traffic from every task, not just this one; a 429 also lowers the
+    carrier's pace for the rest of the run (``RateLimiter.refused_for_rate``).
     """
 
     attempts: int = 3
+    #: Refusals for rate (429) one request may meet: each slows the carrier down, so a
+    #: few are expected while the pace comes down to what the site allows.
+    rate_attempts: int = 8
     backoff_s: float = 2.0
     max_retry_after_s: float = 60.0
 
@@ -135,20 +144,47 @@ def effective_limits(
     return rate_limit, concurrency
 
 
-class Person(Protocol):
-    """Someone at the keyboard who can read what akarom must not answer by machine.
+class Admission:
+    """Which waiting check asks a carrier next: ``size`` at a time, urgent ones first.
 
-    Both methods return ``None`` when the person skips; the carrier is then paused.
+    Checks of a carrier past its ``size`` wait here, in arrival order, rather than
+    in its limiter; so a check that others are waiting for (the first device of a
+    model nobody has seen) can go ahead of a long queue instead of behind it.
     """
 
-    #: Stored with every answer the person gives (``entered_by``).
-    name: str
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.admitted = 0
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
 
-    async def solve_captcha(self, challenge: CaptchaChallenge) -> str | None:
-        """The text the person reads in ``challenge.image``."""
+    @contextlib.asynccontextmanager
+    async def turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        if self.admitted < self.size and not self._waiting:
+            self.admitted += 1
+        else:
+            admitted = asyncio.get_running_loop().create_future()
+            entry = (0 if urgent else 1, next(self._arrivals), admitted)
+            heapq.heappush(self._waiting, entry)
+            try:
+                await admitted
+            except asyncio.CancelledError:
+                if admitted.done() and not admitted.cancelled():
+                    self._leave()  # admitted just as it was cancelled: pass the turn on
+                raise
+        try:
+            yield
+        finally:
+            self._leave()
 
-    async def read_page(self, carrier: Carrier, url: str, imei: str) -> str | None:
-        """The symbol the person reads on ``url`` after entering ``imei`` there."""
+    def _leave(self) -> None:
+        """One admitted check is done: its turn goes to the first still waiting."""
+        while self._waiting:
+            _, _, waiting = heapq.heappop(self._waiting)
+            if not waiting.done():
+                waiting.set_result(None)
+                return
+        self.admitted -= 1
 
 
 class _CarrierLine:
@@ -157,6 +193,8 @@ class _CarrierLine:
     def __init__(self, adapter: CarrierAdapter, limiter: RateLimiter) -> None:
         self.adapter = adapter
         self.limiter = limiter
+        #: Checks waiting to ask this carrier wait here, outside its limiter's slots.
+        self.admission = Admission(limiter.concurrency)
         #: Why this carrier is paused (a block or an unanswered captcha), else None.
         self.paused: CarrierError | None = None
         #: One question to the person at a time, per carrier.
@@ -225,7 +263,11 @@ class Checker:
         self.retry = retry or RetryPolicy()
         self.store = store
         self.person = person
+        #: Names this Checker on the challenges it posts, so a terminal answers only its own.
+        self._challenge_origin = uuid.uuid4().hex
         self.cache_window = cache_window
+        #: Every observation goes through one writer, stored in batches.
+        self._writer = ObservationWriter(store) if store is not None else None
         self._lines: dict[Carrier, _CarrierLine] = {}
         # Every carrier of the one list, each with its adapter: a carrier without one
         # fails here, before any check starts (adapter_class raises LookupError).
@@ -249,7 +291,9 @@ class Checker:
                 if share_limits and SpacingLedger.available()
                 else None
             )
-            limiter = RateLimiter(rate, concurrency, ledger=ledger, clock=clock, sleep=sleep)
+            limiter = RateLimiter(
+                rate, concurrency, ledger=ledger, name=carrier.value, clock=clock, sleep=sleep
+            )
             transport = (transports or {}).get(carrier)
             client = build_client(limiter, transport=transport)
             adapter = adapter_type(client, base_url=configured.base_url)
@@ -273,12 +317,28 @@ class Checker:
     ) -> None:
         await self.aclose()
 
+    async def flush(self) -> None:
+        """Wait until every answer received so far is stored (before a run stops)."""
+        if self._writer is not None:
+            await self._writer.aclose()
+
     async def aclose(self) -> None:
-        for line in self._lines.values():
-            await line.adapter.client.aclose()
+        try:
+            await self.flush()
+        finally:
+            for line in self._lines.values():
+                await line.adapter.client.aclose()
 
     def adapter(self, carrier: Carrier) -> CarrierAdapter:
         return self._lines[carrier].adapter
+
+    def limiter(self, carrier: Carrier) -> RateLimiter:
+        """The politeness limiter every request to ``carrier`` passes through."""
+        return self._lines[carrier].limiter
+
+    def backlog(self, carrier: Carrier) -> int:
+        """Checks of ``carrier`` started and not finished: how long its queue is now."""
+        return self._lines[carrier].queued
 
     @property
     def paused(self) -> dict[Carrier, str]:
@@ -332,11 +392,17 @@ class Checker:
         one_at_a_time: bool = False,
         run_id: int | None = None,
         cached_since: datetime | None = None,
+        stored: Mapping[Carrier, StoredObservation] | None = None,
+        urgent: bool = False,
     ) -> DeviceReport:
         """Check one device. An invalid input is reported, never sent anywhere.
 
         Answers stored within ``cache_window`` (or since ``cached_since``, the start
-        of a resumed run) are reused (``source=cache``) unless ``fresh``. ``order``
+        of a resumed run) are reused (``source=cache``) unless ``fresh``; ``stored``
+        is what ``stored_answers`` found for this device, looked up by the caller
+        for many devices at once (a bulk run's read-ahead). An ``urgent`` device
+        goes ahead of the others waiting for a carrier (others wait for its answer).
+        ``order``
         (most likely seller first) with ``one_at_a_time`` asks one carrier after
         another and stops at the first that has a record: fewest requests, for bulk
         runs; otherwise every carrier is asked at once.
@@ -355,13 +421,20 @@ class Checker:
             for carrier in wanted
             if carrier not in supported
         }
-        if not fresh:
+        if stored is not None:
+            results.update(_reused(stored, wanted))
+        elif not fresh:
             results.update(await self._cached(identity.value, wanted, cached_since))
         settled = any(r.status.is_record for r in results.values()) and not all_carriers
         to_ask = [] if settled else [c for c in wanted if c in supported and c not in results]
         results.update(
             await self._ask(
-                identity, to_ask, all_carriers, one_at_a_time=one_at_a_time, run_id=run_id
+                identity,
+                to_ask,
+                all_carriers,
+                one_at_a_time=one_at_a_time,
+                run_id=run_id,
+                urgent=urgent,
             )
         )
         decision = decide_verdict(results.values(), carriers=supported)
@@ -375,24 +448,31 @@ class Checker:
         ordered = tuple(results[c] for c in Carrier if c in results)
         return DeviceReport(raw, identity, None, decision.verdict, decision.origin_carrier, ordered)
 
+    def _reuse_since(self, since: datetime | None) -> datetime | None:
+        """From when a stored answer may be reused: the cache window, or a resumed run's start."""
+        window_start = datetime.now(UTC) - self.cache_window
+        if since is None:
+            return window_start if self.cache_window > timedelta(0) else None
+        return min(since, window_start)
+
+    def stored_answers(
+        self, imeis: Sequence[str], *, cached_since: datetime | None = None
+    ) -> dict[str, dict[Carrier, StoredObservation]]:
+        """Stored answers young enough to reuse, for many devices in one query (blocking).
+
+        Pass each device's entry to ``check(stored=...)``; see ``check`` for ``cached_since``.
+        """
+        since = self._reuse_since(cached_since)
+        if self.store is None or since is None or not imeis:
+            return {}
+        return self.store.latest_many(imeis, since=since)
+
     async def _cached(
         self, imei: str, carriers: Sequence[Carrier], since: datetime | None = None
     ) -> dict[Carrier, CarrierResult]:
         """Stored answers young enough to reuse (or stored ``since``); failures never."""
-        if self.store is None:
-            return {}
-        window_start = datetime.now(UTC) - self.cache_window
-        if since is None:
-            if self.cache_window <= timedelta(0):
-                return {}
-            since = window_start
-        since = min(since, window_start)
-        stored = await asyncio.to_thread(self.store.latest, imei, since=since, carriers=carriers)
-        # A hand-entered answer stays "manual": who read it matters as evidence.
-        return {
-            carrier: observation.to_result(cached=observation.source is Source.LIVE)
-            for carrier, observation in stored.items()
-        }
+        stored = await asyncio.to_thread(self.stored_answers, [imei], cached_since=since)
+        return _reused(stored.get(imei, {}), carriers)
 
     async def _ask(
         self,
@@ -402,6 +482,7 @@ class Checker:
         *,
         one_at_a_time: bool = False,
         run_id: int | None = None,
+        urgent: bool = False,
     ) -> dict[Carrier, CarrierResult]:
         """Ask ``carriers``; once the selling carrier answers, call off the rest.
 
@@ -416,7 +497,14 @@ class Checker:
                 if any(r.status.is_record for r in results.values()) and not all_carriers:
                     results[carrier] = _unknown(carrier, SKIPPED)
                     continue
-                results[carrier] = await self._ask_one(carrier, identity, set(), run_id)
+                line = self._lines[carrier]
+                line.queued += 1
+                try:
+                    results[carrier] = await self._ask_one(
+                        carrier, identity, set(), run_id, urgent=urgent
+                    )
+                finally:
+                    line.dequeue()
             return results
         # A carrier nobody else is waiting for is as good as asked: it is never called
         # off, so a single device's verdict does not depend on which page loads first.
@@ -427,7 +515,9 @@ class Checker:
             if line.queued == 0 and not line.limiter.busy():
                 sent.add(carrier)
             line.queued += 1
-            task = asyncio.create_task(self._ask_one(carrier, identity, sent, run_id))
+            task = asyncio.create_task(
+                self._ask_one(carrier, identity, sent, run_id, urgent=urgent)
+            )
             task.add_done_callback(line.dequeue)
             tasks[carrier] = task
         waiting = set(tasks.values())
@@ -451,29 +541,40 @@ class Checker:
         return results
 
     async def _ask_one(
-        self, carrier: Carrier, identity: Identity, sent: set[Carrier], run_id: int | None
+        self,
+        carrier: Carrier,
+        identity: Identity,
+        sent: set[Carrier],
+        run_id: int | None,
+        *,
+        urgent: bool = False,
     ) -> CarrierResult:
         """Ask one carrier, retrying what is worth retrying; store what was seen."""
         line = self._lines[carrier]
         ON_REQUEST_SENT.set(lambda: sent.add(carrier))  # this task's own context
         imei = identity.value
-        attempt = 0
+        failures = 0  # pages that failed in a way worth another try
+        refusals = 0  # refusals for rate: a budget of their own (see RetryPolicy)
         while True:
             if line.paused is not None:
                 return _unknown(carrier, line.paused.code, detail=f"paused: {line.paused}")
-            attempt += 1
             try:
-                observation = await line.adapter.check(imei)
+                async with line.admission.turn(urgent=urgent):
+                    observation = await line.adapter.check(imei)
             except asyncio.CancelledError:
                 raise
             except RateLimited as err:
+                # Refused for going too fast: the whole carrier slows down for good (so a
+                # limit set above what the site allows converges), and this request waits
+                # its back-off and goes again, on a budget of its own.
+                refusals += 1
                 wait = err.retry_after
                 if wait is None:
-                    wait = self.retry.backoff(attempt)
-                line.limiter.defer(wait)
-                if attempt >= self.retry.attempts or wait > self.retry.max_retry_after_s:
+                    wait = self.retry.backoff(refusals)
+                line.limiter.refused_for_rate(wait)
+                if refusals >= self.retry.rate_attempts or wait > self.retry.max_retry_after_s:
                     return await self._failed(carrier, imei, err, run_id)
-                logger.info("%s asked us to wait %.1f s (attempt %d)", carrier, wait, attempt)
+                logger.info("%s asked us to wait %.1f s (refusal %d)", carrier, wait, refusals)
             except (Blocked, CaptchaRequired) as err:
                 # Never got around by machine: a person answers, or the carrier pauses.
                 failed = await self._failed(carrier, imei, err, run_id)
@@ -484,11 +585,12 @@ class Checker:
             except CarrierError as err:
                 if isinstance(err, ParseError):
                     line.refused(err)
-                if not err.transient or attempt >= self.retry.attempts:
+                failures += 1
+                if not err.transient or failures >= self.retry.attempts:
                     return await self._failed(carrier, imei, err, run_id)
-                wait = self.retry.backoff(attempt)
+                wait = self.retry.backoff(failures)
                 line.limiter.defer(wait)
-                logger.info("%s: %s; retrying in %.1f s (attempt %d)", carrier, err, wait, attempt)
+                logger.info("%s: %s; retrying in %.1f s (try %d)", carrier, err, wait, failures)
             except Exception:
                 # A bug of ours, not the carrier's answer: unknown, loudly, never a status.
                 logger.exception("%s %s: the adapter failed unexpectedly", carrier, imei)
@@ -500,46 +602,57 @@ class Checker:
     async def _ask_person(
         self, line: _CarrierLine, identity: Identity, err: CarrierError, run_id: int | None
     ) -> CarrierResult | None:
-        """Let the person solve the captcha, or read the page by hand; None if they skip."""
-        if self.person is None:
+        """A person solves the captcha, or reads the page by hand; None if nobody does.
+
+        Each question is a challenge stored for ``person`` (``services.challenges``) and
+        answered there, in this process or another; a Checker without a store has
+        nowhere to post it, and pauses the carrier instead.
+        """
+        if self.person is None or self.store is None:
             return None
+        desk = ChallengeDesk(self.store, self.person, origin=self._challenge_origin)
         imei = identity.value
         async with line.person_turn:
             if line.paused is not None:
-                return None  # the person skipped this carrier while we waited
+                return None  # nobody answered for this carrier while we waited
             if isinstance(err, CaptchaRequired):
-                flow, solved = await self._solve_captcha(line, imei, run_id)
+                flow, solved = await self._solve_captcha(desk, line, imei, run_id)
                 if flow:
                     return solved
                 # No captcha flow is known for this carrier: the person reads the page.
             for _ in range(3):
-                typed = await self.person.read_page(
-                    line.adapter.CARRIER, line.adapter.entry_url, imei
+                read = await desk.ask_page(
+                    line.adapter.CARRIER, line.adapter.entry_url, imei, run_id=run_id
                 )
-                if not typed or not typed.strip():
+                if read.status is not ChallengeStatus.ANSWERED or not read.answer:
                     return None
-                status = symbol_status(typed)
-                if status is None:
-                    logger.warning("%r is not a symbol a carrier prints (○ △ × -)", typed)
+                status = symbol_status(read.answer)
+                if status is None or not read.closed_by:
+                    # Checked where it was typed; a row written any other way is not trusted.
+                    logger.warning("%r is not a symbol a carrier prints (○ △ × -)", read.answer)
+                    await desk.settle(read, "not_a_symbol")
                     continue
                 result = CarrierResult(
                     carrier=line.adapter.CARRIER,
                     status=status,
-                    checked_at=datetime.now(UTC).astimezone(JST),
+                    # When the person read the page, not when this task woke up.
+                    checked_at=(read.closed_at or datetime.now(UTC)).astimezone(JST),
                     source=Source.MANUAL,
-                    printed_symbol=typed.strip(),
+                    printed_symbol=read.answer,
                 )
-                return await self._keep(imei, result, (), run_id, entered_by=self.person.name)
+                kept = await self._keep(imei, result, (), run_id, entered_by=read.closed_by)
+                await desk.settle(read, status.value)
+                return kept
         return None
 
     async def _solve_captcha(
-        self, line: _CarrierLine, imei: str, run_id: int | None
+        self, desk: ChallengeDesk, line: _CarrierLine, imei: str, run_id: int | None
     ) -> tuple[bool, CarrierResult | None]:
         """A person types what the captcha image shows; three tries, then the carrier pauses.
 
         Returns whether a captcha flow was there at all, and the answer if one came.
+        A code the carrier refuses is followed by a new challenge (a new image).
         """
-        assert self.person is not None
         for attempt in range(3):
             try:
                 challenge = await line.adapter.captcha_challenge(imei)
@@ -554,20 +667,25 @@ class Checker:
                 return True, await self._keep(
                     imei, _answered(observation), observation.pages, run_id
                 )
-            answer = await self.person.solve_captcha(challenge)
-            if not answer or not answer.strip():
+            solved = await desk.ask_captcha(challenge, run_id=run_id)
+            if solved.status is not ChallengeStatus.ANSWERED or not solved.answer:
                 return True, None
             try:
-                observation = await challenge.answer(answer)
-            except ValueError as problem:  # not digits: nothing was sent
+                observation = await line.adapter.answer_captcha(challenge, solved.answer)
+            except ValueError as problem:  # checked where it was typed; nothing was sent
                 logger.warning("%s", problem)
+                await desk.settle(solved, "not_an_answer")
                 continue
-            except CaptchaFailed:
+            except CaptchaFailed as err:
                 logger.warning("%s: the captcha answer was not accepted", line.adapter.CARRIER)
+                await desk.settle(solved, err.code)
                 continue
             except CarrierError as err:
+                await desk.settle(solved, err.code)
                 return True, await self._failed(line.adapter.CARRIER, imei, err, run_id)
-            return True, await self._keep(imei, _answered(observation), observation.pages, run_id)
+            result = await self._keep(imei, _answered(observation), observation.pages, run_id)
+            await desk.settle(solved, result.status.value)
+            return True, result
         return True, None
 
     async def _failed(
@@ -604,7 +722,7 @@ class Checker:
         entered_by: str | None = None,
     ) -> CarrierResult:
         """Store the observation and its pages; the result then names where they are."""
-        if self.store is None:
+        if self._writer is None:
             return result
         new = NewObservation.from_result(
             imei,
@@ -613,9 +731,7 @@ class Checker:
             entered_by=entered_by,
             run_id=run_id,
         )
-        stored = await asyncio.to_thread(
-            self.store.record, new, [NewPage.from_page(page) for page in pages]
-        )
+        stored = await self._writer.keep(new, [NewPage.from_page(page) for page in pages])
         # Name the evidence only when there is some: a refused connection has no page.
         return replace(result, evidence=(f"observation #{stored.id}",)) if pages else result
 
@@ -631,6 +747,17 @@ def _answered(observation: Observation) -> CarrierResult:
         printed_symbol=reading.symbol,
         elapsed_s=observation.elapsed_s,
     )
+
+
+def _reused(
+    stored: Mapping[Carrier, StoredObservation], carriers: Sequence[Carrier]
+) -> dict[Carrier, CarrierResult]:
+    """Stored answers as results; a hand-entered one stays "manual" (who read it matters)."""
+    return {
+        carrier: observation.to_result(cached=observation.source is Source.LIVE)
+        for carrier, observation in stored.items()
+        if carrier in carriers
+    }
 
 
 def _unknown(carrier: Carrier, code: str, *, detail: str | None = None) -> CarrierResult:

@@ -20,6 +20,11 @@ and the doctor says so on the first refused page, not after a wrong answer.
 
 A probe that fails in a way no adapter expects (a bug of ours) is logged with its
 traceback and reported as the outcome ``error``; it never hides the other carriers.
+
+``diagnose`` is the whole ``akarom doctor``: each carrier's address and pace, the
+database, the drift of the answer pages, the advice rules and (``live``) the probes,
+as one ``Diagnosis``. A part that cannot be used is a finding, not an error: the
+doctor reports everything it can.
 """
 
 from __future__ import annotations
@@ -29,13 +34,31 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from akarom.carriers import CarrierAdapter, Probe
+from akarom.config import Settings
 from akarom.domain import Carrier
-from akarom.services.checks import Checker
+from akarom.errors import ConfigError, StorageError
+from akarom.services.advising import load_advice_rules
+from akarom.services.checks import Checker, adapter_for, effective_limits
+from akarom.services.database import open_store
 from akarom.storage import CarrierPages, Store
 
-__all__ = ["DRIFT_WINDOW", "ERROR", "DoctorReport", "PageDrift", "page_drift", "probe_carriers"]
+__all__ = [
+    "DRIFT_WINDOW",
+    "ERROR",
+    "CarrierPace",
+    "DatabaseHealth",
+    "Diagnosis",
+    "DoctorReport",
+    "PageDrift",
+    "RulesHealth",
+    "carrier_paces",
+    "diagnose",
+    "page_drift",
+    "probe_carriers",
+]
 
 #: How far back ``page_drift`` looks: a week of a dealer's checks.
 DRIFT_WINDOW = timedelta(days=7)
@@ -159,3 +182,93 @@ def page_drift(
     since = (now or datetime.now(UTC)) - window
     found = store.carrier_pages(since)
     return PageDrift(since, tuple(found[c] for c in Carrier if c in found))
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierPace:
+    """Where one carrier is asked and how fast: the live site's floor applied."""
+
+    carrier: Carrier
+    base_url: str | None  # None: the carrier's live site
+    rate: float
+    concurrency: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseHealth:
+    """Whether the database opens; ``detail`` says where it is, or why it cannot be used."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RulesHealth:
+    """Whether the advice rules load: how many, from which file (None: only the shipped)."""
+
+    ok: bool
+    count: int
+    source: Path | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """One ``akarom doctor`` run, as data for an interface to render."""
+
+    paces: tuple[CarrierPace, ...]
+    database: DatabaseHealth
+    drift: PageDrift | None  # None when the database could not be read
+    rules: RulesHealth
+    live: DoctorReport | None  # None unless the carriers' pages were probed
+
+    @property
+    def ok(self) -> bool:
+        """Everything usable, no carrier's pages refused lately, every probe as expected."""
+        return (
+            self.database.ok
+            and self.rules.ok
+            and not (self.drift is not None and self.drift.stopped_matching)
+            and (self.live is None or self.live.ok)
+        )
+
+
+def carrier_paces(settings: Settings) -> tuple[CarrierPace, ...]:
+    """Each carrier's address and the pace a ``Checker`` would keep with it."""
+    paces = []
+    for carrier in Carrier:
+        configured = settings.carrier(carrier)
+        rate, concurrency = effective_limits(
+            adapter_for(carrier),
+            configured.rate_limit,
+            configured.concurrency,
+            live=configured.base_url is None,
+        )
+        paces.append(CarrierPace(carrier, configured.base_url, rate, concurrency))
+    return tuple(paces)
+
+
+def _database(settings: Settings) -> tuple[DatabaseHealth, PageDrift | None]:
+    try:
+        with open_store(settings) as store:
+            return DatabaseHealth(True, store.describe()), page_drift(store)
+    except StorageError as broken:
+        return DatabaseHealth(False, str(broken)), None
+
+
+def _rules(settings: Settings) -> RulesHealth:
+    try:
+        rules = load_advice_rules(settings)
+    except ConfigError as broken:
+        return RulesHealth(False, 0, settings.rules_file, str(broken))
+    return RulesHealth(True, len(rules.rules), settings.rules_file)
+
+
+async def diagnose(settings: Settings, *, live: bool = False) -> Diagnosis:
+    """Check the setup; with ``live``, also probe every carrier's page (GET only, no IMEI)."""
+    database, drift = await asyncio.to_thread(_database, settings)
+    report = None
+    if live:
+        async with Checker(settings) as checker:
+            report = await DoctorReport.run(checker)
+    return Diagnosis(carrier_paces(settings), database, drift, _rules(settings), report)

@@ -8,6 +8,10 @@ Topic(kind='term', key='white_rom')
 Topic(kind='imei_help', key='imei')
 >>> find_topic("35-209900-176148-1")
 Topic(kind='device', key='352099001761481')
+
+Cheap to import: a symbol, a term or the IMEI help is found and explained without
+loading the IMEI rules or the carriers; only a variant symbol (▲ 〇 －…) asks the
+carriers' table.
 """
 
 from __future__ import annotations
@@ -16,10 +20,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from akarom.carriers import symbol_status
 from akarom.domain import Status
-from akarom.identity import parse
-from akarom.services.advising import Role
+from akarom.errors import InvalidImei, UnknownTopic
+from akarom.services.options import Role
 from akarom.texts import Lang, text
 
 __all__ = ["Explanation", "Topic", "explain_topic", "find_topic"]
@@ -69,20 +72,39 @@ _SYMBOL_WORDS: dict[str, Status] = {
     "x": Status.RESTRICTED,
     "?": Status.UNKNOWN,  # ？ too: NFKC folds it
     **{status.value: status for status in Status},
+    **{status.symbol: status for status in Status},  # ○ △ × - ?, as akarom prints them
 }
 
 
+def _printed_symbol(query: str) -> Status | None:
+    """The status of a symbol as some carrier prints it (▲ 〇 － …), else None."""
+    stripped = query.strip()
+    if len(stripped) != 1:  # every printed symbol is one character: skip loading the table
+        return None
+    from akarom.carriers import symbol_status  # the carriers load only for a variant
+
+    return symbol_status(stripped)
+
+
 def find_topic(query: str) -> Topic:
-    """The topic ``query`` names; raises ``InvalidImei`` when it is none and no IMEI either."""
+    """The topic ``query`` names; raises ``UnknownTopic`` when it is none and no IMEI either."""
     folded = _folded(query)
-    status = symbol_status(query) or _SYMBOL_WORDS.get(folded)
+    status = _SYMBOL_WORDS.get(query.strip()) or _SYMBOL_WORDS.get(folded)
     if status is not None:
         return Topic("symbol", status.value)
     if folded in _TERMS:
         return Topic("term", _TERMS[folded])
     if folded in _IMEI_HELP:
         return Topic("imei_help", "imei")
-    return Topic("device", parse(query).value)  # raises InvalidImei
+    status = _printed_symbol(query)
+    if status is not None:
+        return Topic("symbol", status.value)
+    from akarom.identity import parse  # IMEI rules (python-stdnum) load only for a device
+
+    try:
+        return Topic("device", parse(query).value)
+    except InvalidImei as invalid:
+        raise UnknownTopic(query, invalid) from None
 
 
 @dataclass(frozen=True, slots=True)

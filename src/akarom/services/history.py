@@ -8,11 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from akarom.identity import parse
+from akarom.config import Settings
 from akarom.services.checks import JST
+from akarom.services.database import open_store
+from akarom.services.validation import parse_imei
 from akarom.storage import Store, StoredObservation, StoredPage
 
-__all__ = ["HistoryEntry", "device_history", "export_evidence", "history_json"]
+__all__ = [
+    "DeviceHistory",
+    "HistoryEntry",
+    "device_history",
+    "export_evidence",
+    "history_json",
+    "read_history",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,13 +33,37 @@ class HistoryEntry:
 def device_history(store: Store, raw: str) -> list[HistoryEntry]:
     """Every observation of the device, oldest first, with its evidence pages.
 
-    Raises ``InvalidImei`` for a value that is not an IMEI/MEID.
+    Raises ``InvalidImei`` (naming ``raw``) for a value that is not an IMEI/MEID.
     """
-    imei = parse(raw).value
+    imei = parse_imei(raw).value
     return [
         HistoryEntry(observation, tuple(store.pages(observation.id)))
         for observation in store.history(imei)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceHistory:
+    """``akarom history``: a device's answers, oldest first, and the evidence files written."""
+
+    imei: str
+    entries: tuple[HistoryEntry, ...]
+    exported: tuple[Path, ...] = ()
+
+
+def read_history(settings: Settings, raw: str, *, evidence: Path | None = None) -> DeviceHistory:
+    """The device's history from the settings' database, its pages written to ``evidence``.
+
+    Without ``evidence`` no file is written. Raises ``InvalidImei`` before the database
+    is opened, ``StorageError`` after.
+    """
+    imei = parse_imei(raw).value
+    with open_store(settings) as store:
+        entries = tuple(device_history(store, imei))
+        exported = (
+            tuple(export_evidence(store, list(entries), evidence)) if evidence is not None else ()
+        )
+    return DeviceHistory(imei, entries, exported)
 
 
 def history_json(entry: HistoryEntry) -> dict[str, Any]:

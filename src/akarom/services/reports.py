@@ -11,10 +11,9 @@ from typing import Any
 
 from akarom.advice import Decision
 from akarom.domain import Carrier, CarrierResult, Status, Verdict
-from akarom.errors import InvalidImei
-from akarom.identity import compact, parse
 from akarom.services.advising import DeviceAdvice, Role, SituationAdvice
 from akarom.services.checks import DeviceReport
+from akarom.services.validation import invalid_message, validation_json
 from akarom.texts import Lang, text
 
 __all__ = [
@@ -48,41 +47,6 @@ def age_text(age: timedelta, lang: Lang) -> str:
         if seconds >= size:
             return text(f"age.{unit}", lang).format(n=seconds // size)
     return text("age.now", lang)
-
-
-def invalid_message(err: InvalidImei, raw: str, lang: Lang) -> str:
-    """Why ``raw`` is not an IMEI, in words a person can act on."""
-    key = f"imei.{err.code}"
-    if err.code == "length":
-        digits = compact(raw)  # normalisation only; never raises for a str
-        if len(digits) == 14 and digits.isdecimal():
-            key = "imei.length.14"
-    return text(key, lang)
-
-
-def validation_json(raw: str, lang: Lang) -> dict[str, Any]:
-    """One line of ``akarom validate --json``."""
-    try:
-        identity = parse(raw)
-    except InvalidImei as err:
-        return {
-            "input": raw,
-            "valid": False,
-            "imei": None,
-            "kind": None,
-            "tac": None,
-            "error": err.code,
-            "message": invalid_message(err, raw, lang),
-        }
-    return {
-        "input": raw,
-        "valid": True,
-        "imei": identity.value,
-        "kind": identity.kind,
-        "tac": identity.tac,
-        "error": None,
-        "message": None,
-    }
 
 
 def result_reason(result: CarrierResult, lang: Lang) -> str:

@@ -1,9 +1,12 @@
 """akarom's database: every carrier answer ever seen, with the pages that prove it.
 
-SQLAlchemy 2 models (``tables``) and Alembic migrations (``migrations/``, applied by
-``Store.open``). SQLite in the user's data folder by default (WAL, one writer);
-PostgreSQL when ``AKAROM_DATABASE_URL`` names a server. Only ``akarom.domain`` and
-``akarom.errors`` are imported from the rest of akarom.
+SQLAlchemy 2 models (``tables``) and Alembic migrations (``migrations/``).
+``Store.open`` creates a new database straight from the models and stamps it at the
+newest revision, leaves an up-to-date one alone, and runs Alembic only for an older
+schema (``db.migrate``), so most commands never import Alembic. SQLite in the user's
+data folder by default (WAL, one writer); PostgreSQL when ``AKAROM_DATABASE_URL``
+names a server. Only ``akarom.domain`` and ``akarom.errors`` are imported from the
+rest of akarom.
 
 Schema
 ======
@@ -28,19 +31,33 @@ Schema
 ``bulk_runs`` / ``bulk_rows``
     A bulk run (input name and SHA-256, output name, options, ``finished_at``) and
     each row it finished (the output cells), for ``akarom bulk --resume``.
+``challenges``
+    What a person answers because akarom may not (``storage.challenges``): a captcha
+    (the image, and the carrier session its answer is sent in) or a blocked carrier's
+    page to read by hand (its URL); who may answer (``tenant``), who asked
+    (``origin``, ``run_id``), the status (open → answered, skipped, expired, void),
+    the answer, who gave it and when, and what came of it (``outcome``).
 
 Append-only
 ===========
 
 Observations, evidence and bulk rows are only ever inserted: ``Store`` has no
 function that updates or deletes them, and the cache never rewrites history. The one
-update is ``finish_run``, which sets ``bulk_runs.finished_at`` once.
+update is ``finish_run``, which sets ``bulk_runs.finished_at`` once. Challenges are
+the exception by nature: each moves once from open to closed, by a conditional
+update that only one writer wins.
 
 >>> from akarom.storage import tac_of
 >>> tac_of("352099001761481")
 '35209900'
 """
 
+from akarom.storage.challenges import (
+    ChallengeKind,
+    ChallengeStatus,
+    NewChallenge,
+    StoredChallenge,
+)
 from akarom.storage.db import migrate, normalise_url, open_engine
 from akarom.storage.repo import (
     CarrierPages,
@@ -57,10 +74,14 @@ from akarom.storage.repo import (
 
 __all__ = [
     "CarrierPages",
+    "ChallengeKind",
+    "ChallengeStatus",
+    "NewChallenge",
     "NewObservation",
     "NewPage",
     "PageLike",
     "Store",
+    "StoredChallenge",
     "StoredObservation",
     "StoredPage",
     "StoredRow",

@@ -1,4 +1,4 @@
-"""Opening the database: the engine factory, SQLite's settings, and migrations.
+"""Opening the database: the engine factory, SQLite's settings, and the schema.
 
 ``open_engine(None, data_dir)`` opens (and creates) ``data_dir/akarom.sqlite3``.
 A URL (``AKAROM_DATABASE_URL``) may name another SQLite file or a PostgreSQL
@@ -13,9 +13,20 @@ can start with ``BEGIN IMMEDIATE``: it takes the write lock up front, where a
 deferred transaction could fail half-way with "database is locked" (SQLAlchemy
 docs, "Serializable isolation / Savepoints / Transactional DDL" for pysqlite).
 
-``migrate(engine)`` brings the schema to the newest Alembic revision. The Alembic
-configuration is built in code, pointing at ``migrations/`` inside this package, so
-no ``alembic.ini`` is needed at run time.
+``migrate(engine)`` brings the schema to the newest Alembic revision, loading
+Alembic (and Mako, a third of a second together) only when there is something to
+migrate:
+
+* a database already stamped at the head revision is left alone;
+* a new one (none of akarom's tables, no ``alembic_version``) gets the tables from
+  ``tables.py`` (``metadata.create_all``) and the head revision in
+  ``alembic_version``, in one transaction, exactly as ``alembic upgrade head`` would
+  leave it (a test compares the two);
+* anything else (an older revision) is upgraded by Alembic.
+
+The head revision is read from the revision files themselves (``head_revision``),
+without importing Alembic. The Alembic configuration is built in code, pointing at
+``migrations/`` inside this package, so no ``alembic.ini`` is needed at run time.
 
 >>> normalise_url("postgres://u@db.example/akarom")
 'postgresql+psycopg://u@db.example/akarom'
@@ -25,26 +36,48 @@ no ``alembic.ini`` is needed at run time.
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    select,
+    text,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from akarom.errors import StorageError
+from akarom.storage.tables import Base
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
+    "ADVISORY_LOCK_KEY",
     "BUSY_TIMEOUT_MS",
     "SQLITE_FILENAME",
+    "Migration",
     "alembic_config",
+    "find_head",
+    "head_revision",
     "migrate",
     "normalise_url",
     "open_engine",
@@ -65,10 +98,31 @@ CONNECT_TIMEOUT_S = 10
 WRITE_OPTION = "akarom_write"
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSIONS = MIGRATIONS / "versions"
+
+#: The PostgreSQL advisory lock that keeps two processes from changing the schema at
+#: once; ``migrations/env.py`` takes the same key (a test checks they agree). Any
+#: constant will do: it only has to be the same for every akarom process.
+ADVISORY_LOCK_KEY = 0x616B61726F6D  # "akarom"
+
+#: What ``migrate`` did: nothing (already at the head revision), created a new
+#: database, or upgraded an older one with Alembic.
+Migration: TypeAlias = Literal["current", "created", "upgraded"]
 
 # Alembic's ``context`` and ``op`` are module-level proxies: one migration at a time
 # per process. Other processes are kept out by the database (see ``migrate``).
 _MIGRATE_LOCK = threading.Lock()
+
+# Which files in ``versions/`` Alembic reads as revisions: ``*.py`` except
+# ``__init__*`` and editor lock files ``.#*`` (``_only_source_rev_file`` in
+# alembic/script/base.py).
+_REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
+
+# ``revision: str = "0001"`` as the revision template (``script.py.mako``) writes it,
+# alone on its line; anything else is left to the full parse in ``_read_revision``.
+_ASSIGNMENT = re.compile(
+    r"^(revision|down_revision)(?:[ \t]*:[^=\n]*)?[ \t]*=[ \t]*(.*?)[ \t]*$", re.MULTILINE
+)
 
 _SCHEME = re.compile(r"^(postgres|postgresql)://", re.IGNORECASE)
 
@@ -151,12 +205,15 @@ def _configure_sqlite(engine: Engine) -> None:
 def alembic_config(connection: Connection | None = None) -> Config:
     """Return an Alembic ``Config`` for akarom's migrations, built in code.
 
-    With ``connection``, ``env.py`` migrates through it. To write a new revision
-    after changing ``tables.py``, run (from a checkout, against a migrated database)::
+    Imports Alembic. With ``connection``, ``env.py`` migrates through it. To write a
+    new revision after changing ``tables.py``, run (from a checkout, against a
+    migrated database)::
 
         from alembic import command
         command.revision(alembic_config(conn), autogenerate=True, message="...")
     """
+    from alembic.config import Config  # here, not at the top: Alembic only when asked for
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # Paths may contain spaces (a user's data folder on Windows); split only on os.pathsep.
@@ -166,21 +223,178 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Upgrade the database to the newest schema (``alembic upgrade head``).
+def migrate(engine: Engine) -> Migration:
+    """Bring the database to the newest schema, as ``alembic upgrade head`` would.
 
-    Safe to run from several threads and processes at once: threads take turns (Alembic
-    keeps its state in module globals), processes wait on SQLite's write lock or on a
-    PostgreSQL advisory lock taken in ``env.py``.
+    Returns what it did: ``"current"`` (already at the head revision: one read, no
+    lock), ``"created"`` (a new database: the tables and the stamp in one
+    transaction, without Alembic) or ``"upgraded"`` (Alembic ran). Raises
+    ``StorageError`` when the database was stamped by a newer akarom.
+
+    Safe to run from several threads and processes at once: the decision is taken
+    again under the database's own lock (SQLite's write lock, or a PostgreSQL advisory
+    lock), so one of them creates or upgrades and the others find it done; threads
+    also take turns in this process, since Alembic keeps its state in module globals.
     """
-    with (
-        _MIGRATE_LOCK,
-        translate_errors("migrate the database"),
-        engine.connect() as connection,
-    ):
-        connection.execution_options(**{WRITE_OPTION: True})
-        with connection.begin():
-            command.upgrade(alembic_config(connection), "head")
+    revisions = _revision_graph()
+    head = _single_head(revisions) if revisions is not None else None
+    with translate_errors("migrate the database"):
+        if head is not None:
+            with engine.connect() as connection, connection.begin():
+                if _stamped(connection) == (head,):
+                    return "current"
+        with _MIGRATE_LOCK, engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE on SQLite
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    lock = text("SELECT pg_advisory_xact_lock(:key)")
+                    connection.execute(lock, {"key": ADVISORY_LOCK_KEY})
+                if revisions is not None and head is not None:
+                    stamped = _stamped(connection)
+                    if stamped == (head,):
+                        return "current"
+                    if stamped is None and not _holds_akarom_tables(connection):
+                        _create_at_head(connection, head)
+                        return "created"
+                    _refuse_unknown_revisions(stamped or (), revisions)
+                _upgrade_with_alembic(connection)
+                return "upgraded"
+
+
+def head_revision() -> str | None:
+    """The newest revision in ``migrations/versions``, read without importing Alembic.
+
+    None when the files do not name exactly one head in a way this reader is sure
+    of (then ``migrate`` leaves every decision to Alembic). Read once per process.
+    """
+    revisions = _revision_graph()
+    return None if revisions is None else _single_head(revisions)
+
+
+def find_head(versions: Path) -> str | None:
+    """The single head revision among the revision files in ``versions`` (see ``head_revision``)."""
+    revisions = _read_revisions(versions)
+    return None if revisions is None else _single_head(revisions)
+
+
+@functools.cache
+def _revision_graph() -> dict[str, tuple[str, ...]] | None:
+    return _read_revisions(VERSIONS)
+
+
+def _read_revisions(versions: Path) -> dict[str, tuple[str, ...]] | None:
+    """Each revision in ``versions`` with the revisions it follows; None if unsure."""
+    try:
+        paths = sorted(
+            path
+            for path in versions.iterdir()
+            if _REVISION_FILE.match(path.name) and path.is_file()
+        )
+        graph: dict[str, tuple[str, ...]] = {}
+        for path in paths:
+            revision, down = _read_revision(path.read_text(encoding="utf-8"))
+            if revision in graph:
+                return None  # two files claim one revision: Alembic will say so
+            graph[revision] = down
+    except (OSError, UnicodeError, ValueError, SyntaxError):
+        return None
+    followed = {down for downs in graph.values() for down in downs}
+    return graph if followed <= graph.keys() else None
+
+
+def _read_revision(source: str) -> tuple[str, tuple[str, ...]]:
+    """``revision`` and ``down_revision`` of one revision file; ``ValueError`` if unclear.
+
+    The values are literals on their own lines in every file the template writes, so
+    a line match is enough; anything else (a tuple over several lines, a computed
+    value) goes through a full parse of the module.
+    """
+    found: dict[str, list[str]] = {}
+    for name, value in _ASSIGNMENT.findall(source):
+        found.setdefault(name, []).append(value)
+    try:
+        if len(found.get("revision", ())) != 1 or len(found.get("down_revision", ())) != 1:
+            raise ValueError("not one assignment each")
+        values = {name: ast.literal_eval(texts[0]) for name, texts in found.items()}
+    except (ValueError, SyntaxError):
+        values = _module_literals(source, ("revision", "down_revision"))
+    revision, down = values.get("revision"), values.get("down_revision", ...)
+    if not isinstance(revision, str) or not revision:
+        raise ValueError("no revision id")
+    if down is None:
+        return revision, ()
+    if isinstance(down, str):
+        return revision, (down,)
+    if isinstance(down, tuple | list) and all(isinstance(item, str) for item in down):
+        return revision, tuple(down)
+    raise ValueError(f"revision {revision}: unreadable down_revision {down!r}")
+
+
+def _module_literals(source: str, names: tuple[str, ...]) -> dict[str, object]:
+    """The literal values assigned to ``names`` at the top level of a module."""
+    values: dict[str, object] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in names:
+            values[target.id] = ast.literal_eval(value)  # ValueError when computed
+    return values
+
+
+def _single_head(revisions: dict[str, tuple[str, ...]]) -> str | None:
+    heads = revisions.keys() - {down for downs in revisions.values() for down in downs}
+    return next(iter(heads)) if len(heads) == 1 else None
+
+
+def _version_table() -> Table:
+    """``alembic_version`` exactly as Alembic creates it (``DefaultImpl.version_table_impl``)."""
+    return Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+
+
+def _stamped(connection: Connection) -> tuple[str, ...] | None:
+    """The revisions in ``alembic_version`` (sorted), or None when there is no such table."""
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return None
+    version = _version_table()
+    return tuple(sorted(connection.scalars(select(version.c.version_num))))
+
+
+def _holds_akarom_tables(connection: Connection) -> bool:
+    return not Base.metadata.tables.keys().isdisjoint(inspect(connection).get_table_names())
+
+
+def _create_at_head(connection: Connection, head: str) -> None:
+    """Create every table of ``tables.py`` and stamp ``head``, inside the caller's transaction."""
+    Base.metadata.create_all(connection, checkfirst=False)
+    version = _version_table()
+    version.create(connection)
+    connection.execute(version.insert().values(version_num=head))
+
+
+def _refuse_unknown_revisions(
+    stamped: tuple[str, ...], revisions: dict[str, tuple[str, ...]]
+) -> None:
+    unknown = [revision for revision in stamped if revision not in revisions]
+    if unknown:
+        raise StorageError(
+            f"the database schema is at revision {', '.join(unknown)}, which this version "
+            "of akarom does not know: a newer akarom has used it; upgrade akarom"
+        )
+
+
+def _upgrade_with_alembic(connection: Connection) -> None:
+    from alembic import command  # here: 0.3 s with Mako, only for an old schema
+
+    command.upgrade(alembic_config(connection), "head")
 
 
 @contextmanager

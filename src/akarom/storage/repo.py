@@ -7,11 +7,19 @@ shared by many threads: writes go through one lock (SQLite has a single writer,
 and datasette does the same with its write thread; on PostgreSQL the lock costs
 nothing that matters, as writes are small and rate-limited), reads run concurrently.
 
+The paths a check or a bulk run takes for every device come in batches, each one
+transaction or one query per chunk of keys, in SQLAlchemy Core (no ORM session or
+objects): ``record_many``, ``latest_many`` and ``carrier_counts_for_tacs``. The
+single-item methods (``record``, ``latest``, ``carrier_counts_for_tac``) call them,
+so there is one implementation of each rule. Chunks keep every statement within
+the bind-parameter limits: 32,766 on SQLite (since 3.32), 65,535 on PostgreSQL.
+
 Observations are append-only: there is no function that updates or deletes one.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -22,19 +30,39 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from akarom.domain import Carrier, CarrierResult, Source, Status
 from akarom.errors import ParseError, StorageError
+from akarom.storage import challenges as _challenges
+from akarom.storage.challenges import ChallengeStatus, NewChallenge, StoredChallenge
 from akarom.storage.db import WRITE_OPTION, migrate, open_engine, translate_errors
-from akarom.storage.tables import BulkRow, BulkRun, EvidenceBlob, EvidencePage, Observation
+from akarom.storage.tables import (
+    Base,
+    BulkRow,
+    BulkRun,
+    EvidenceBlob,
+    EvidencePage,
+    Observation,
+)
 
 __all__ = [
     "BLOB_ENCODING",
+    "KEYS_PER_QUERY",
     "CarrierPages",
     "NewObservation",
     "NewPage",
@@ -50,8 +78,45 @@ __all__ = [
 #: How evidence bodies are compressed (``evidence_blobs.encoding``).
 BLOB_ENCODING = "zlib"
 
+#: How many keys (IMEIs, TACs, hashes) one query looks up. Each is one bind
+#: parameter; this leaves room under SQLite's 32,766 and PostgreSQL's 65,535 for the
+#: query's other parameters (a ``carriers`` list, ``since``). Row inserts are batched
+#: by SQLAlchemy's "insertmanyvalues", which knows each dialect's limit.
+KEYS_PER_QUERY = 5_000
+
+_T = TypeVar("_T")
+
 _IMEI = re.compile(r"[0-9]{15}|[0-9A-F]{14}")
 _RECORD_STATUSES = tuple(status.value for status in Status if status.is_record)
+
+# The Core tables behind the models: the batch paths skip the ORM's unit of work.
+_OBSERVATIONS = Base.metadata.tables[Observation.__tablename__]
+_PAGES = Base.metadata.tables[EvidencePage.__tablename__]
+_BLOBS = Base.metadata.tables[EvidenceBlob.__tablename__]
+
+# Statements built once, with their values bound at execution: on these paths,
+# building a statement costs more CPU than running it.
+_KNOWN_BLOBS = select(_BLOBS.c.sha256).where(
+    _BLOBS.c.sha256.in_(bindparam("hashes", expanding=True))
+)
+_LAST_OBSERVATION_ID = select(func.max(_OBSERVATIONS.c.id))
+_INSERT_OBSERVATIONS = insert(_OBSERVATIONS)
+_INSERT_OBSERVATIONS_RETURNING_IDS = insert(_OBSERVATIONS).returning(
+    _OBSERVATIONS.c.id, sort_by_parameter_order=True
+)
+_INSERT_PAGES = insert(_PAGES)
+
+# Per TAC and carrier, the distinct IMEIs that carrier had a record of (``tacs`` bound).
+_COUNTS_QUERY = (
+    select(
+        _OBSERVATIONS.c.tac, _OBSERVATIONS.c.carrier, func.count(_OBSERVATIONS.c.imei.distinct())
+    )
+    .where(
+        _OBSERVATIONS.c.status.in_(_RECORD_STATUSES),
+        _OBSERVATIONS.c.tac.in_(bindparam("tacs", expanding=True)),
+    )
+    .group_by(_OBSERVATIONS.c.tac, _OBSERVATIONS.c.carrier)
+)
 
 
 def _known_carrier(name: str) -> Carrier | None:
@@ -70,6 +135,11 @@ def tac_of(imei: str) -> str | None:
     ('35209900', None)
     """
     return imei[:8] if len(imei) == 15 and imei.isascii() and imei.isdigit() else None
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _require_aware(name: str, value: datetime) -> None:
@@ -292,13 +362,6 @@ class StoredRow:
     finished_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class _Blob:
-    sha256: str
-    size: int
-    data: bytes
-
-
 def _unpack(blob: EvidenceBlob) -> bytes:
     """The raw body of ``blob``; ``StorageError`` unless it matches its size and hash."""
     if blob.encoding != BLOB_ENCODING:
@@ -318,13 +381,19 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._write_lock = threading.Lock()
+        # Another process may add a body meanwhile (PostgreSQL, or a second Store):
+        # the conflict clause keeps the first, which holds the same bytes.
+        self._insert_blobs = self._insert()(_BLOBS).on_conflict_do_nothing(
+            index_elements=["sha256"]
+        )
 
     @classmethod
     def open(cls, url: str | None, data_dir: Path) -> Store:
-        """Open (creating and migrating as needed) the database; ``StorageError`` if it fails.
+        """Open the database, creating or migrating it as needed; ``StorageError`` if it fails.
 
         ``url`` None means the SQLite file in ``data_dir`` (``AKAROM_DATABASE_URL``
-        unset).
+        unset). A new database is created and an up-to-date one opened without
+        loading Alembic; only an older schema is migrated (``db.migrate``).
         """
         engine = open_engine(url, data_dir)
         try:
@@ -368,80 +437,138 @@ class Store:
             yield session
 
     @contextmanager
-    def _writing(self, doing: str) -> Iterator[Session]:
+    def _read_connection(self, doing: str) -> Iterator[Connection]:
+        """One read transaction in Core: the batch reads build no ORM objects."""
+        with translate_errors(doing), self._engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def _write_connection(self, doing: str) -> Iterator[Connection]:
         """One write transaction, serialised with every other write of this Store."""
         with self._write_lock, translate_errors(doing), self._engine.connect() as connection:
             connection.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE on SQLite
-            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
-                yield session
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def _writing(self, doing: str) -> Iterator[Session]:
+        """``_write_connection`` with an ORM session on it."""
+        with (
+            self._write_connection(doing) as connection,
+            Session(bind=connection, expire_on_commit=False) as session,
+        ):
+            yield session
 
     def _insert(self) -> Any:
         """The dialect's INSERT, which offers ``on_conflict_do_nothing``."""
-        return postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        # Imported here: the PostgreSQL dialect costs 50 ms to import, and SQLite
+        # users never need it (create_engine has loaded the dialect in use already).
+        if self._engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
 
     # -- observations ---------------------------------------------------------------
 
     def record(
         self, observation: NewObservation, pages: Sequence[NewPage] = ()
     ) -> StoredObservation:
-        """Save an observation with its evidence pages, in one transaction.
+        """Save an observation with its evidence pages, in one transaction (``record_many``)."""
+        return self.record_many([(observation, pages)])[0]
 
+    def record_many(
+        self, items: Sequence[tuple[NewObservation, Sequence[NewPage]]]
+    ) -> list[StoredObservation]:
+        """Save observations, each with its evidence pages, in one transaction.
+
+        Returns the saved observations in the order given, their ids increasing in
+        that order (so "the last saved" of equal ``checked_at`` is the later item).
         Bodies are stored once per SHA-256: a form page seen a thousand times is one
-        blob. Safe when several threads or processes save the same body at once.
+        blob, compressed only the first time. Safe when several threads or processes
+        save the same body at once. Nothing is saved if anything fails.
         """
-        hashes = [hashlib.sha256(page.content).hexdigest() for page in pages]
-        bodies = dict(zip(hashes, (page.content for page in pages), strict=True))
-        blobs = [_Blob(sha256, len(body), zlib.compress(body)) for sha256, body in bodies.items()]
-        row = Observation(
-            imei=observation.imei,
-            tac=tac_of(observation.imei),
-            carrier=observation.carrier.value,
-            status=observation.status.value,
-            printed_symbol=observation.printed_symbol,
-            message=observation.message,
-            error=observation.error,
-            detail=observation.detail,
-            checked_at=observation.checked_at,
-            elapsed_ms=observation.elapsed_ms,
-            source=observation.source.value,
-            adapter_version=observation.adapter_version,
-            entered_by=observation.entered_by,
-            run_id=observation.run_id,
-            reason=observation.reason,
+        if not items:
+            return []
+        hashes = [
+            [hashlib.sha256(page.content).hexdigest() for page in pages] for _, pages in items
+        ]
+        bodies: dict[str, bytes] = {}
+        for (_, pages), page_hashes in zip(items, hashes, strict=True):
+            for page, sha256 in zip(pages, page_hashes, strict=True):
+                bodies.setdefault(sha256, page.content)
+        rows = [_observation_values(observation) for observation, _ in items]
+        doing = "save the observation" if len(items) == 1 else f"save {len(items)} observations"
+        with self._write_connection(doing) as connection:
+            self._add_blobs(connection, bodies)
+            ids = self._add_observations(connection, rows)
+            page_rows = [
+                {
+                    "observation_id": observation_id,
+                    "seq": seq,
+                    "method": page.method,
+                    "url": page.url,
+                    "status_code": page.status_code,
+                    "headers": dict(page.headers),
+                    "fetched_at": page.fetched_at,
+                    "body_sha256": sha256,
+                }
+                for observation_id, (_, pages), page_hashes in zip(ids, items, hashes, strict=True)
+                for seq, (page, sha256) in enumerate(zip(pages, page_hashes, strict=True))
+            ]
+            if page_rows:
+                connection.execute(_INSERT_PAGES, page_rows)
+        return [
+            _stored_observation(observation_id, observation)
+            for observation_id, (observation, _) in zip(ids, items, strict=True)
+        ]
+
+    def _add_blobs(self, connection: Connection, bodies: Mapping[str, bytes]) -> None:
+        """Store the bodies not stored yet, compressing only those."""
+        if not bodies:
+            return
+        known: set[str] = set()
+        for chunk in _chunks(sorted(bodies), KEYS_PER_QUERY):
+            known.update(connection.scalars(_KNOWN_BLOBS, {"hashes": chunk}))
+        # Sorted, so that two PostgreSQL transactions adding overlapping sets wait for
+        # each other in the same order instead of deadlocking.
+        missing = sorted(bodies.keys() - known)
+        if not missing:
+            return
+        connection.execute(
+            self._insert_blobs,
+            [
+                {
+                    "sha256": sha256,
+                    "encoding": BLOB_ENCODING,
+                    "size": len(bodies[sha256]),
+                    "data": zlib.compress(bodies[sha256]),
+                }
+                for sha256 in missing
+            ],
         )
-        with self._writing("save the observation") as session:
-            if blobs:
-                insert = self._insert()(EvidenceBlob).on_conflict_do_nothing(
-                    index_elements=["sha256"]
-                )
-                session.execute(
-                    insert,
-                    [
-                        {
-                            "sha256": blob.sha256,
-                            "encoding": BLOB_ENCODING,
-                            "size": blob.size,
-                            "data": blob.data,
-                        }
-                        for blob in blobs
-                    ],
-                )
-            session.add(row)
-            session.flush()
-            session.add_all(
-                EvidencePage(
-                    observation_id=row.id,
-                    seq=seq,
-                    method=page.method,
-                    url=page.url,
-                    status_code=page.status_code,
-                    headers=dict(page.headers),
-                    fetched_at=page.fetched_at,
-                    body_sha256=sha256,
-                )
-                for seq, (page, sha256) in enumerate(zip(pages, hashes, strict=True))
+
+    def _add_observations(
+        self, connection: Connection, rows: Sequence[dict[str, Any]]
+    ) -> list[int]:
+        """Insert observation rows; their ids, in the order of ``rows``."""
+        if connection.dialect.name == "sqlite":
+            # SQLite returns RETURNING rows in no promised order, so SQLAlchemy would
+            # insert one row per statement to keep them apart. This transaction holds
+            # the database's only write lock (BEGIN IMMEDIATE), so the ids after the
+            # largest one are ours to hand out, in order, as SQLite itself would.
+            last = connection.scalar(_LAST_OBSERVATION_ID) or 0
+            ids = list(range(last + 1, last + 1 + len(rows)))
+            connection.execute(
+                _INSERT_OBSERVATIONS,
+                [row | {"id": id_} for row, id_ in zip(rows, ids, strict=True)],
             )
-            return _observation(row)
+            return ids
+        # PostgreSQL: one INSERT … SELECT … ORDER BY per batch, ids sorted back into
+        # parameter order by SQLAlchemy ("insertmanyvalues" with a sentinel).
+        return list(connection.scalars(_INSERT_OBSERVATIONS_RETURNING_IDS, list(rows)))
 
     def latest(
         self,
@@ -457,31 +584,48 @@ class Store:
         never hides the answer before it and is never served from the cache. Pass
         ``answered_only=False`` to see the newest attempt, failed or not; ``history``
         shows everything. ``since`` keeps observations checked at or after it;
-        ``carriers`` limits the carriers. Carriers with nothing are absent.
+        ``carriers`` limits the carriers. Carriers with nothing are absent; so are
+        carriers this version does not know (a newer version's rows).
+        """
+        found = self.latest_many(
+            [imei], since=since, carriers=carriers, answered_only=answered_only
+        )
+        return found[imei]
+
+    def latest_many(
+        self,
+        imeis: Sequence[str],
+        *,
+        since: datetime | None,
+        carriers: Collection[Carrier] | None = None,
+        answered_only: bool = True,
+    ) -> dict[str, dict[Carrier, StoredObservation]]:
+        """``latest`` for many IMEIs at once: one query per ``KEYS_PER_QUERY`` IMEIs.
+
+        Every IMEI asked is a key, in the order asked (an empty dict when nothing
+        counts); each value is exactly what ``latest`` returns for that IMEI.
         """
         if since is not None:
             _require_aware("since", since)
-        conditions = [Observation.imei == imei]
-        if since is not None:
-            conditions.append(Observation.checked_at >= since)
-        if carriers is not None:
-            conditions.append(Observation.carrier.in_([c.value for c in carriers]))
-        if answered_only:
-            conditions.append(Observation.status != Status.UNKNOWN.value)
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=Observation.carrier,
-                order_by=(Observation.checked_at.desc(), Observation.id.desc()),
-            )
-            .label("rank")
+        wanted = list(dict.fromkeys(imeis))
+        found: dict[str, dict[Carrier, StoredObservation]] = {imei: {} for imei in wanted}
+        if not wanted or (carriers is not None and not carriers):
+            return found
+        query = _latest_query(
+            since=since is not None, carriers=carriers is not None, answered_only=answered_only
         )
-        newest = select(Observation.id, rank).where(*conditions).subquery()
-        query = select(Observation).join(newest, Observation.id == newest.c.id)
-        with self._reading("read the latest observations") as session:
-            rows = session.scalars(query.where(newest.c.rank == 1)).all()
-            found = [_observation(row) for row in rows]
-        return {item.carrier: item for item in sorted(found, key=lambda o: o.carrier.value)}
+        parameters: dict[str, Any] = {"since": since}
+        if carriers is not None:
+            parameters["carriers"] = sorted({carrier.value for carrier in carriers})
+        rows: list[Row[Any]] = []
+        with self._read_connection("read the latest observations") as connection:
+            for chunk in _chunks(wanted, KEYS_PER_QUERY):
+                rows.extend(connection.execute(query, parameters | {"imeis": chunk}))
+        for row in sorted(rows, key=lambda row: row.carrier):
+            if _known_carrier(row.carrier) is not None:
+                observation = _observation(row)
+                found[observation.imei][observation.carrier] = observation
+        return found
 
     def carrier_pages(self, since: datetime) -> dict[Carrier, CarrierPages]:
         """Per carrier, the live pages read and refused since ``since`` (drift).
@@ -591,7 +735,25 @@ class Store:
         A record means that carrier sold the device, so for a new IMEI of the same
         model this is the evidence for whom to ask first. Every carrier is a key.
         """
-        return self._record_counts(Observation.tac == tac)
+        return self.carrier_counts_for_tacs([tac])[tac]
+
+    def carrier_counts_for_tacs(self, tacs: Sequence[str]) -> dict[str, dict[Carrier, int]]:
+        """``carrier_counts_for_tac`` for many TACs: one query per ``KEYS_PER_QUERY`` TACs.
+
+        Every TAC asked is a key, in the order asked, and every carrier a key of its
+        counts (0 when it had no record of that model).
+        """
+        wanted = list(dict.fromkeys(tacs))
+        counts = {tac: dict.fromkeys(Carrier, 0) for tac in wanted}
+        if not wanted:
+            return counts
+        with self._read_connection("count answers per carrier") as connection:
+            for chunk in _chunks(wanted, KEYS_PER_QUERY):
+                for tac, name, count in connection.execute(_COUNTS_QUERY, {"tacs": chunk}):
+                    carrier = _known_carrier(name)
+                    if carrier is not None:
+                        counts[tac][carrier] = count
+        return counts
 
     def carrier_totals(self) -> dict[Carrier, int]:
         """Per carrier, how many IMEIs of any TAC it had a record of: the prior."""
@@ -740,8 +902,153 @@ class Store:
                 return
             after = page[-1].row_number
 
+    # -- challenges: what a person answers (storage.challenges) --------------------
+    # Kept apart from the sections above: a challenge is the one row that changes, and
+    # only along open → answered | skipped | expired | void, one conditional update each.
 
-def _observation(row: Observation) -> StoredObservation:
+    def post_challenge(self, new: NewChallenge) -> StoredChallenge:
+        """Save ``new`` as open. The asker's older open challenge of the same carrier
+        becomes void in the same transaction: one live challenge per carrier."""
+        with self._writing("post the challenge") as session:
+            return _challenges.insert(session, new)
+
+    def challenge(self, challenge_id: int, *, tenant: str | None) -> StoredChallenge | None:
+        """The challenge, if it exists for ``tenant`` (None: this machine's own)."""
+        with self._reading("read the challenge") as session:
+            return _challenges.get(session, challenge_id, tenant)
+
+    def open_challenges(
+        self,
+        *,
+        tenant: str | None,
+        origin: str | None = None,
+        run_id: int | None = None,
+        now: datetime | None = None,
+        limit: int = 100,
+    ) -> list[StoredChallenge]:
+        """``tenant``'s challenges a person may still answer, oldest first; ``origin``
+        and ``run_id`` narrow them to one asker or one bulk run."""
+        now = now or datetime.now(UTC)
+        _require_aware("now", now)
+        with self._reading("list the open challenges") as session:
+            return _challenges.waiting(
+                session, tenant=tenant, origin=origin, run_id=run_id, now=now, limit=limit
+            )
+
+    def close_challenge(
+        self,
+        challenge_id: int,
+        *,
+        tenant: str | None,
+        status: ChallengeStatus,
+        answer: str | None = None,
+        closed_by: str | None = None,
+        at: datetime | None = None,
+    ) -> StoredChallenge | None:
+        """Close an open challenge as ``status``; the challenge, or None when this call
+        did not close it (not open any more, not ``tenant``'s, or — for a person's
+        answer or skip — past ``expires_at``). Only one of two concurrent calls wins."""
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        with self._writing("close the challenge") as session:
+            return _challenges.close(
+                session,
+                challenge_id,
+                tenant=tenant,
+                status=status,
+                answer=answer,
+                closed_by=closed_by,
+                at=at,
+            )
+
+    def settle_challenge(self, challenge_id: int, *, tenant: str | None, outcome: str) -> bool:
+        """Record what came of an answered challenge (the status read, or the error
+        code), once; its carrier session is cleared. Whether this call recorded it."""
+        with self._writing("settle the challenge") as session:
+            return _challenges.settle(session, challenge_id, tenant=tenant, outcome=outcome)
+
+    def expire_challenges(self, *, now: datetime | None = None) -> int:
+        """Close every open challenge past its ``expires_at`` as expired; how many."""
+        now = now or datetime.now(UTC)
+        _require_aware("now", now)
+        with self._writing("expire the challenges") as session:
+            return _challenges.expire(session, now=now)
+
+    # -- end of challenges -----------------------------------------------------------
+
+
+@functools.cache
+def _latest_query(*, since: bool, carriers: bool, answered_only: bool) -> Select[Any]:
+    """The newest counting row per (IMEI, carrier) among the IMEIs bound as ``imeis``.
+
+    Built once per shape, with the values as bind parameters (``imeis``, ``since``,
+    ``carriers``): building the statement cost more CPU than running it.
+    """
+    table = _OBSERVATIONS
+    conditions: list[ColumnElement[bool]] = [table.c.imei.in_(bindparam("imeis", expanding=True))]
+    if since:
+        conditions.append(table.c.checked_at >= bindparam("since"))
+    if carriers:
+        conditions.append(table.c.carrier.in_(bindparam("carriers", expanding=True)))
+    if answered_only:
+        conditions.append(table.c.status != Status.UNKNOWN.value)
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(table.c.imei, table.c.carrier),
+            order_by=(table.c.checked_at.desc(), table.c.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = select(*table.c, rank).where(*conditions).subquery()
+    return select(*(ranked.c[column.name] for column in table.c)).where(ranked.c.rank == 1)
+
+
+def _observation_values(observation: NewObservation) -> dict[str, Any]:
+    """The ``observations`` row for a new observation (without its id)."""
+    return {
+        "imei": observation.imei,
+        "tac": tac_of(observation.imei),
+        "carrier": observation.carrier.value,
+        "status": observation.status.value,
+        "printed_symbol": observation.printed_symbol,
+        "message": observation.message,
+        "error": observation.error,
+        "detail": observation.detail,
+        "checked_at": observation.checked_at,
+        "elapsed_ms": observation.elapsed_ms,
+        "source": observation.source.value,
+        "adapter_version": observation.adapter_version,
+        "entered_by": observation.entered_by,
+        "run_id": observation.run_id,
+        "reason": observation.reason,
+    }
+
+
+def _stored_observation(observation_id: int, observation: NewObservation) -> StoredObservation:
+    """What ``history`` will read back for ``observation`` saved under that id."""
+    return StoredObservation(
+        id=observation_id,
+        imei=observation.imei,
+        tac=tac_of(observation.imei),
+        carrier=observation.carrier,
+        status=observation.status,
+        checked_at=observation.checked_at.astimezone(UTC),
+        source=observation.source,
+        printed_symbol=observation.printed_symbol,
+        message=observation.message,
+        error=observation.error,
+        detail=observation.detail,
+        elapsed_ms=observation.elapsed_ms,
+        adapter_version=observation.adapter_version,
+        entered_by=observation.entered_by,
+        run_id=observation.run_id,
+        reason=observation.reason,
+    )
+
+
+def _observation(row: Observation | Row[Any]) -> StoredObservation:
+    """A stored observation from an ORM object or a Core row of ``observations``."""
     return StoredObservation(
         id=row.id,
         imei=row.imei,

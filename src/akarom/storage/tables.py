@@ -36,6 +36,7 @@ __all__ = [
     "Base",
     "BulkRow",
     "BulkRun",
+    "Challenge",
     "EvidenceBlob",
     "EvidencePage",
     "Observation",
@@ -216,3 +217,69 @@ class BulkRow(Base):
     imei: Mapped[str | None] = mapped_column(String(16))
     cells: Mapped[dict[str, Any]]
     finished_at: Mapped[datetime]
+
+
+class Challenge(Base):
+    """Something a person must answer because akarom may not: a captcha, or a page to read.
+
+    ``kind`` is ``captcha`` (``image`` as the carrier served it, ``media_type``, and
+    ``session``: what the adapter needs to send the answer in the carrier's session,
+    cleared once the challenge is settled) or ``page`` (``url``: the carrier's own
+    page, where the person enters ``imei`` and reads the symbol). ``status`` moves
+    once from ``open`` to ``answered`` (``answer``, ``closed_by``), ``skipped``
+    (``closed_by``), ``expired`` (nobody answered by ``expires_at``) or ``void`` (the
+    asker stopped waiting, or a newer challenge replaced it); ``closed_at`` says
+    when. ``outcome`` is what came of an answer once used: the status read, or the
+    error code (``captcha`` when the carrier refused the code).
+
+    ``tenant`` is whose staff may see and answer it (NULL: this machine's own, the
+    CLI); ``origin`` the asker (one ``Checker``), so a terminal answers only its own;
+    ``run_id`` the bulk run that met it.
+    """
+
+    __tablename__ = "challenges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    carrier: Mapped[str] = mapped_column(String(16))
+    imei: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str | None] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_runs.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str | None] = mapped_column(Text)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    media_type: Mapped[str | None] = mapped_column(String(64))
+    session: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    answer: Mapped[str | None] = mapped_column(String(64))
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        # "The open challenges of this tenant" (the staff queue), oldest first.
+        Index(None, "status", "tenant", "created_at"),
+        # "The open challenges this asker posted" (a terminal answering its own).
+        Index(None, "origin", "status"),
+        CheckConstraint("kind IN ('captcha', 'page')", name="kind"),
+        CheckConstraint(
+            "status IN ('open', 'answered', 'skipped', 'expired', 'void')", name="status"
+        ),
+        CheckConstraint(
+            "(kind = 'captcha' AND image IS NOT NULL AND media_type IS NOT NULL)"
+            " OR (kind = 'page' AND url IS NOT NULL)",
+            name="what_to_show",
+        ),
+        CheckConstraint(
+            "(status = 'answered' AND answer IS NOT NULL AND closed_by IS NOT NULL)"
+            " OR (status <> 'answered' AND answer IS NULL)",
+            name="answer_iff_answered",
+        ),
+        CheckConstraint(
+            "(status = 'open' AND closed_at IS NULL)"
+            " OR (status <> 'open' AND closed_at IS NOT NULL)",
+            name="closed_at_iff_closed",
+        ),
+    )

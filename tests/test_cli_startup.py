@@ -1,0 +1,118 @@
+"""Start-up: a command loads only what it needs, and a process ends as soon as it is done.
+
+Behaviour, not timing: which modules a command imports is what decides how fast it
+starts (docs/benchmarks.md has the figures), and it does not flake on a busy machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli_support import json_lines
+from tests.conftest import serving
+from tests.services.conftest import DEVICES, OK_AT_DOCOMO
+
+#: What a command that never checks a device must not load: the database, HTTP, the
+#: carriers' adapters, and pydantic (Typer's coercion, see akarom.cli._params).
+HEAVY = ("sqlalchemy", "alembic", "httpx", "akarom.storage", "akarom.carriers", "pydantic")
+
+#: Runs the command line as the console script does, then reports what it imported.
+WRAPPER = """
+import json, os, sys
+import akarom.cli
+try:
+    akarom.cli.app()
+except SystemExit:
+    pass
+with open(os.environ["MODULES_OUT"], "w") as out:
+    json.dump(sorted(sys.modules), out)
+"""
+
+
+def _imported(tmp_path: Path, *args: str) -> set[str]:
+    listing = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *args],
+        env={**os.environ, "MODULES_OUT": str(listing), "AKAROM_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return set(json.loads(listing.read_text()))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("validate", OK_AT_DOCOMO),
+        ("validate", "--json", "--lang", "en", OK_AT_DOCOMO, "1234"),
+        ("explain", "imei"),
+        ("explain", "○", "--for", "dealer"),
+        ("explain", "白ロム", "--json"),
+        ("--help",),
+        ("check", "--help"),
+    ],
+    ids=" ".join,
+)
+def test_commands_that_check_nothing_load_nothing_heavy(tmp_path: Path, args) -> None:
+    imported = _imported(tmp_path, *args)
+    loaded = sorted(
+        name for name in imported if any(name == h or name.startswith(f"{h}.") for h in HEAVY)
+    )
+    assert loaded == []
+
+
+def test_the_services_package_loads_nothing_until_asked(tmp_path: Path) -> None:
+    code = (
+        "import sys, akarom.services\n"
+        "heavy = [m for m in sys.modules if m.startswith(('sqlalchemy', 'httpx', 'akarom.ca'))]\n"
+        "assert not heavy, heavy\n"
+        "assert akarom.services.Checker.__name__ == 'Checker'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def _akarom(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m akarom`` as a separate process: through ``main`` and its fast exit."""
+    return subprocess.run(
+        [sys.executable, "-m", "akarom", *args],
+        env={**os.environ, "AKAROM_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_fast_exit_loses_no_output_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    values = [OK_AT_DOCOMO] * 3000 + ["1234"]
+    done = _akarom(tmp_path, "validate", "--json", *values)
+    assert done.returncode == 1  # one invalid value
+    lines = json_lines(done.stdout)
+    assert len(lines) == len(values)
+    assert lines[-1]["error"] == "length"
+
+
+def test_a_fast_exit_keeps_every_answer_and_report_row(tmp_path: Path) -> None:
+    """A check's answers are in the database, and bulk's report complete, after the exit."""
+    with serving({"devices": DEVICES}) as url:
+        env = {"AKAROM_CARRIERS_URL": url, "AKAROM_RATE_LIMIT": "50"}
+        check = _akarom(tmp_path, "check", "--json", "--carrier", "docomo", OK_AT_DOCOMO, **env)
+        assert check.returncode == 0, check.stderr
+        source, report = tmp_path / "in.csv", tmp_path / "out.csv"
+        source.write_text("IMEI\n" + f"{OK_AT_DOCOMO}\n" * 200, encoding="utf-8")
+        bulk = _akarom(tmp_path, "bulk", str(source), "-o", str(report), **env)
+        assert bulk.returncode == 0, bulk.stderr
+    history = json_lines(_akarom(tmp_path, "history", "--json", OK_AT_DOCOMO).stdout)
+    assert [(entry["carrier"], entry["source"]) for entry in history] == [("docomo", "live")]
+    rows = report.read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == 201
+    assert all(row.split(",")[2] == "clear" for row in rows[1:])
