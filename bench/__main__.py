@@ -8,6 +8,7 @@ smaller inputs and writes nothing unless ``--write`` is given.
 from __future__ import annotations
 
 import argparse
+import compileall
 import shlex
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from bench._machine import CpuMeter, describe, source_state
 from bench._report import Outcome, update_doc
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+SOURCE = Path(__file__).resolve().parents[1] / "src" / "akarom"
 
 Benchmark = Callable[[bool, Path], Outcome]
 BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
@@ -64,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = describe()
     source = source_state()
     print(f"{machine}\n")
+    # Byte-compile akarom as `pip install` does, so that every command measured starts
+    # from .pyc files even where PYTHONDONTWRITEBYTECODE is set (a user's install has them).
+    compileall.compile_dir(SOURCE, quiet=1)
     began = time.monotonic()
     outcomes = []
     for name in chosen:

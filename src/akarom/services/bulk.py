@@ -323,17 +323,6 @@ class _Run:
         event = self.probing[tac] = asyncio.Event()
         return event
 
-    def _least_busy_first(self, order: list[Carrier]) -> list[Carrier]:
-        """A model nobody has seen starts at the carrier with the shortest queue.
-
-        Its first device must find its seller by asking, whichever carrier comes
-        first; starting where the queue is short keeps every carrier busy while the
-        models are being learnt (at the start of a run they would all queue at the
-        carrier with the largest prior share, and the others would wait idle).
-        """
-        shortest = min(order, key=lambda c: (self.checker.backlog(c), order.index(c)))
-        return [shortest, *(c for c in order if c is not shortest)]
-
     async def _check(
         self,
         identity: Identity,
@@ -346,8 +335,6 @@ class _Run:
             if not stored:  # a device answered from storage teaches nothing new: no turn
                 probe = await self._probe_turn(tac)
             order = self.learner.odds(tac).rank(hint)
-            if probe is not None and hint is None:
-                order = self._least_busy_first(order)
             report = await self.checker.check(
                 identity.input,
                 all_carriers=self.all_carriers,
@@ -358,6 +345,7 @@ class _Run:
                 cached_since=self.resumed_since,
                 stored=stored,
                 urgent=probe is not None,
+                any_seller=probe is not None and hint is None,
             )
             live = [r for r in report.results if r.source is Source.LIVE]
             self.summary.devices_checked += 1

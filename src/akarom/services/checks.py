@@ -336,10 +336,6 @@ class Checker:
         """The politeness limiter every request to ``carrier`` passes through."""
         return self._lines[carrier].limiter
 
-    def backlog(self, carrier: Carrier) -> int:
-        """Checks of ``carrier`` started and not finished: how long its queue is now."""
-        return self._lines[carrier].queued
-
     @property
     def paused(self) -> dict[Carrier, str]:
         """Carriers paused in this run (blocked, or a captcha nobody answered): why."""
@@ -394,6 +390,7 @@ class Checker:
         cached_since: datetime | None = None,
         stored: Mapping[Carrier, StoredObservation] | None = None,
         urgent: bool = False,
+        any_seller: bool = False,
     ) -> DeviceReport:
         """Check one device. An invalid input is reported, never sent anywhere.
 
@@ -401,7 +398,9 @@ class Checker:
         of a resumed run) are reused (``source=cache``) unless ``fresh``; ``stored``
         is what ``stored_answers`` found for this device, looked up by the caller
         for many devices at once (a bulk run's read-ahead). An ``urgent`` device
-        goes ahead of the others waiting for a carrier (others wait for its answer).
+        (others wait for its answer) goes ahead of the others waiting for a carrier;
+        with ``any_seller`` (nothing tells who sold it) one at a time asks next
+        where the fewest checks wait, not in ``order``.
         ``order``
         (most likely seller first) with ``one_at_a_time`` asks one carrier after
         another and stops at the first that has a record: fewest requests, for bulk
@@ -435,6 +434,7 @@ class Checker:
                 one_at_a_time=one_at_a_time,
                 run_id=run_id,
                 urgent=urgent,
+                any_seller=any_seller,
             )
         )
         decision = decide_verdict(results.values(), carriers=supported)
@@ -483,6 +483,7 @@ class Checker:
         one_at_a_time: bool = False,
         run_id: int | None = None,
         urgent: bool = False,
+        any_seller: bool = False,
     ) -> dict[Carrier, CarrierResult]:
         """Ask ``carriers``; once the selling carrier answers, call off the rest.
 
@@ -493,7 +494,10 @@ class Checker:
         """
         results: dict[Carrier, CarrierResult] = {}
         if one_at_a_time:
-            for carrier in carriers:
+            remaining = list(carriers)
+            while remaining:
+                carrier = self._shortest_queue(remaining) if any_seller else remaining[0]
+                remaining.remove(carrier)
                 if any(r.status.is_record for r in results.values()) and not all_carriers:
                     results[carrier] = _unknown(carrier, SKIPPED)
                     continue
@@ -539,6 +543,15 @@ class Checker:
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
         return results
+
+    def _shortest_queue(self, carriers: Sequence[Carrier]) -> Carrier:
+        """Of ``carriers`` (likeliest first), the one with the fewest checks waiting.
+
+        Where a device goes next when nothing tells who sold it (a model nobody has
+        seen, no hint): any carrier may be the seller, and asking where nobody queues
+        finds it soonest (and keeps every carrier busy while a run learns its models).
+        """
+        return min(carriers, key=lambda c: (self._lines[c].queued, carriers.index(c)))
 
     async def _ask_one(
         self,
