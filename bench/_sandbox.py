@@ -119,8 +119,10 @@ def _serve(fd: int, scenario_path: Path) -> None:
     import uvicorn
 
     from akarom.sandbox import create_app, load_scenario
+    from akarom.sandbox.app import freeze_for_serving
 
     app = create_app(load_scenario(scenario_path))
+    freeze_for_serving()
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
 
