@@ -15,14 +15,11 @@ whose evidence was not kept.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 
 from akarom.storage import NewObservation, NewPage, Store, StoredObservation
 
 __all__ = ["ObservationWriter"]
-
-logger = logging.getLogger(__name__)
 
 #: Most observations in one transaction (pages make a batch heavy).
 BATCH_SIZE = 200
@@ -69,5 +66,6 @@ class ObservationWriter:
 
     async def aclose(self) -> None:
         """Wait for every queued observation to be stored (the writer stays usable)."""
+        # Waits without taking on the flush's outcome: each check raised its own.
         while self._flushing is not None and not self._flushing.done():
-            await asyncio.shield(self._flushing)
+            await asyncio.wait({self._flushing})
