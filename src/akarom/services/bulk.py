@@ -192,6 +192,14 @@ def _prepare(
         raise
 
 
+def _identify(row: InputRow) -> Identity | InvalidImei:
+    """The row's IMEI, parsed once for the whole run of the row, or why it is invalid."""
+    try:
+        return parse(row.imei)
+    except InvalidImei as err:
+        return err
+
+
 def _hint(raw: str | None) -> Carrier | None:
     if not raw or not raw.strip():
         return None
@@ -253,17 +261,12 @@ class _Run:
     async def start(self) -> None:
         self.learner.totals.update(await asyncio.to_thread(self.store.carrier_totals))
 
-    async def look_ahead(self, rows: list[InputRow]) -> _Stored:
-        """For the next rows at once: their stored answers and their models' counts.
+    async def look_ahead(self, identities: list[Identity]) -> _Stored:
+        """For the next rows' devices at once: their stored answers and their models' counts.
 
         One query each for a window of rows, instead of two per device.
         """
-        imeis: list[str] = []
-        for row in rows:
-            try:
-                imeis.append(parse(row.imei).value)
-            except InvalidImei:
-                continue
+        imeis = [identity.value for identity in identities]
         tacs = {tac for imei in imeis if (tac := tac_of(imei)) and not self.learner.known(tac)}
         fresh = self.fresh
 
@@ -279,13 +282,14 @@ class _Run:
         return stored
 
     def outcome(
-        self, row: InputRow, stored: _Stored
+        self, row: InputRow, identity: Identity | InvalidImei, stored: _Stored
     ) -> dict[str, str] | tuple[asyncio.Task[DeviceReport], str]:
-        """The row's result cells now, or the check to wait for and the row's own spelling."""
-        try:
-            identity = parse(row.imei)
-        except InvalidImei as err:
-            report = DeviceReport(row.imei, None, err, Verdict.INVALID, None, ())
+        """The row's result cells now, or the check to wait for and the row's own spelling.
+
+        ``identity`` is the row's IMEI parsed, or why it is invalid.
+        """
+        if isinstance(identity, InvalidImei):
+            report = DeviceReport(row.imei, None, identity, Verdict.INVALID, None, ())
             return result_cells(report, self.lang)
         imei = identity.value
         if imei in self.recent:
@@ -446,14 +450,21 @@ async def run_bulk(
             rows = table.rows()
             while window := list(islice(rows, _LOOK_AHEAD)):
                 earlier = [finished.take(row.number) for row in window]
-                todo = [row for row, done in zip(window, earlier, strict=True) if done is None]
-                stored = await state.look_ahead(todo) if todo else {}
+                # Each row's IMEI parsed once: for the look-up, then for the check.
+                todo = {
+                    row.number: _identify(row)
+                    for row, done in zip(window, earlier, strict=True)
+                    if done is None
+                }
+                valid = [i for i in todo.values() if isinstance(i, Identity)]
+                stored = await state.look_ahead(valid) if valid else {}
                 for row, done in zip(window, earlier, strict=True):
                     if done is not None:
                         summary.resumed_rows += 1
                         await queue.put((row, dict(done.cells), True))
                     else:
-                        await queue.put((row, state.outcome(row, stored), False))
+                        outcome = state.outcome(row, todo[row.number], stored)
+                        await queue.put((row, outcome, False))
             await queue.put(None)
 
         async def consume() -> None:
