@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -220,6 +220,50 @@ async def test_a_cancelled_check_withdraws_its_challenge(sandboxed, store) -> No
         checker.person = ChallengeQueue(poll_s=0.05)
         checking = asyncio.create_task(checker.check(RESTRICTED_AT_AU, carriers=[Carrier.AU]))
         (challenge,) = await _posted(store)
+        checking.cancel()
+        await asyncio.gather(checking, return_exceptions=True)
+    assert store.challenge(challenge.id, tenant=None).status is ChallengeStatus.VOID
+
+
+async def test_a_check_cancelled_while_its_challenge_is_being_posted_withdraws_it(
+    sandboxed, store, monkeypatch
+) -> None:
+    """The row is written in a worker thread that a cancel cannot stop: it is voided."""
+    post = store.post_challenge
+
+    def slow_post(new):  # the row is in the store well before the asker hears back
+        posted = post(new)
+        time.sleep(0.3)
+        return posted
+
+    monkeypatch.setattr(store, "post_challenge", slow_post)
+    async with sandboxed(store=store, carriers={"au": {"mode": "blocked"}}) as (checker, _):
+        checker.person = ChallengeQueue(poll_s=0.05)
+        checking = asyncio.create_task(checker.check(RESTRICTED_AT_AU, carriers=[Carrier.AU]))
+        (challenge,) = await _posted(store)
+        checking.cancel()
+        await asyncio.gather(checking, return_exceptions=True)
+    assert store.challenge(challenge.id, tenant=None).status is ChallengeStatus.VOID
+
+
+async def test_a_wall_clock_that_jumps_does_not_expire_a_waiting_challenge(
+    sandboxed, store, monkeypatch
+) -> None:
+    """A machine resumed from sleep, or NTP stepping the clock: patience is measured on
+    the asker's monotonic clock, so the person still has their ten minutes."""
+    async with sandboxed(store=store, carriers={"au": {"mode": "blocked"}}) as (checker, _):
+        checker.person = ChallengeQueue(poll_s=0.05)
+        checking = asyncio.create_task(checker.check(RESTRICTED_AT_AU, carriers=[Carrier.AU]))
+        (challenge,) = await _posted(store)
+
+        class _Jumped(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return datetime.now(tz) + timedelta(hours=1)
+
+        monkeypatch.setattr("akarom.services.challenges.datetime", _Jumped)
+        await asyncio.sleep(0.3)  # several looks in the store
+        assert store.challenge(challenge.id, tenant=None).status is ChallengeStatus.OPEN
         checking.cancel()
         await asyncio.gather(checking, return_exceptions=True)
     assert store.challenge(challenge.id, tenant=None).status is ChallengeStatus.VOID

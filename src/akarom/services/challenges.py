@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -392,18 +393,28 @@ class ChallengeDesk:
             media_type=media_type,
             session=session,
         )
-        posted = await asyncio.to_thread(self.store.post_challenge, new)
+        # The asker's own deadline runs on the monotonic clock: a wall clock that jumps
+        # (a machine resumed, NTP stepping) must not expire a challenge early or late.
+        deadline = time.monotonic() + self.person.patience.total_seconds()
+        posting = asyncio.ensure_future(asyncio.to_thread(self.store.post_challenge, new))
+        try:
+            posted = await asyncio.shield(posting)
+        except asyncio.CancelledError:
+            # The row is written all the same: withdraw it once it is.
+            with suppress(Exception):
+                await self._close(await posting, ChallengeStatus.VOID)
+            raise
         logger.info(
             "%s %s: waiting for a person (challenge %d, %s)", carrier, imei, posted.id, kind.value
         )
         try:
-            return await self._wait(posted)
+            return await self._wait(posted, deadline)
         except BaseException:
             # Cancelled, or the store failed: nobody waits for this answer any more.
             await asyncio.shield(self._close(posted, ChallengeStatus.VOID))
             raise
 
-    async def _wait(self, posted: StoredChallenge) -> StoredChallenge:
+    async def _wait(self, posted: StoredChallenge, deadline: float) -> StoredChallenge:
         with _WAKEUPS.listening(self.store, posted.id) as rung:
             attending = asyncio.create_task(self.person.attend(self.store, posted))
             _ATTENDING.add(attending)
@@ -419,7 +430,7 @@ class ChallengeDesk:
                     return current or await self._close(posted, ChallengeStatus.VOID)
                 if attending.done() and not attending.cancelled() and attending.exception():
                     return await self._close(posted, ChallengeStatus.VOID)
-                left = (current.expires_at - datetime.now(UTC)).total_seconds()
+                left = deadline - time.monotonic()
                 if left <= 0:
                     return await self._close(posted, ChallengeStatus.EXPIRED)
                 with suppress(TimeoutError):  # time to look in the store again
