@@ -41,7 +41,8 @@ ALLOWED: dict[str, set[str]] = {
         "tabular",
         "texts",
     },
-    "cli": {"services", "config", "domain", "errors", "texts", "sandbox", "__init__"},
+    "cli": {"services", "config", "domain", "errors", "texts", "sandbox", "web", "__init__"},
+    "web": {"services", "config", "domain", "errors", "texts", "sandbox", "storage", "__init__"},
     "__main__": {"cli"},
     "__init__": set(),
 }

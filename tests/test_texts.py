@@ -15,6 +15,8 @@ from akarom.texts import LANGS, catalogue, keys, parse_catalogue, text
 
 SRC = Path(__file__).parents[1] / "src" / "akarom"
 LITERAL_KEY = re.compile(r"""\btext\(\s*["']([a-z0-9_.]+)["']""")
+#: A whole key (``t("web.title")``), not the start of one a template builds with ``~``.
+TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([a-z0-9_.]*[a-z0-9_])["']\s*[,)]""")
 
 
 def test_every_key_written_in_the_code_is_in_the_catalogue() -> None:
@@ -24,7 +26,27 @@ def test_every_key_written_in_the_code_is_in_the_catalogue() -> None:
         for match in LITERAL_KEY.findall(module.read_text(encoding="utf-8"))
     }
     assert len(used) > 40  # the pattern still finds the calls
-    assert sorted(used - set(keys())) == []
+    assert sorted(used - set(keys()) - set(keys("web."))) == []
+
+
+def test_every_key_a_page_says_is_in_the_web_catalogue() -> None:
+    """``t("web.…")`` in a template; a key a template builds (``~``) is checked by its tests."""
+    used = {
+        match
+        for template in (SRC / "web" / "templates").rglob("*.html")
+        for match in TEMPLATE_KEY.findall(template.read_text(encoding="utf-8"))
+    }
+    assert len(used) > 10
+    assert sorted(used - set(keys()) - set(keys("web."))) == []
+
+
+def test_web_sentences_are_written_in_japanese_too() -> None:
+    untranslated = [
+        key
+        for key in keys("web.")
+        if text(key, "ja").isascii() and re.search(r"[a-z]{3}", text(key, "ja"))
+    ]
+    assert untranslated == []
 
 
 def _families() -> list[str]:

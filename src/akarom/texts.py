@@ -1,6 +1,7 @@
 """Every sentence akarom shows a person, in Japanese (the default) and English.
 
-The sentences live in one data file, ``akarom/locale/messages.yaml``, keyed by
+The sentences live in one data file, ``akarom/locale/messages.yaml`` (the web
+pages' own in ``akarom/locale/web/*.yaml``, keys ``web.*``), keyed by
 what is being said (a status, a verdict, an error code, a term), so the CLI, the
 API and the web pages say the same thing in the same words, and a translator edits
 a catalogue, not code.
@@ -17,6 +18,7 @@ import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Literal
 
 import yaml
@@ -31,12 +33,35 @@ _PLACEHOLDER = re.compile(r"\{(\w*)\}")
 
 @cache
 def _load() -> Mapping[str, Mapping[Lang, str]]:
-    source = resources.files("akarom").joinpath("locale", "messages.yaml")
+    return _read(resources.files("akarom").joinpath("locale", "messages.yaml"))
+
+
+@cache
+def _load_web() -> Mapping[str, Mapping[Lang, str]]:
+    """The web pages' own sentences (``web.*`` keys, ``locale/web/*.yaml``), read only by
+    the server: a CLI command never pays for them."""
+    merged: dict[str, Mapping[Lang, str]] = {}
+    folder = resources.files("akarom").joinpath("locale", "web")
+    for source in sorted(folder.iterdir(), key=lambda entry: entry.name):
+        if not source.name.endswith(".yaml"):
+            continue
+        for key, entry in _read(source).items():
+            if not key.startswith("web.") or key in merged:
+                raise ValueError(f"{source}: {key!r} is not a new web.* key")
+            merged[key] = entry
+    return merged
+
+
+def _read(source: Traversable) -> Mapping[str, Mapping[Lang, str]]:
     # libyaml's loader reads the catalogue in ~4 ms, the pure-Python one in ~30 ms: that
     # difference is a fifth of `akarom validate`'s whole start-up.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     raw = yaml.load(source.read_text(encoding="utf-8"), Loader=loader)
     return parse_catalogue(raw, str(source))
+
+
+def _catalogue_of(key: str) -> Mapping[str, Mapping[Lang, str]]:
+    return _load_web() if key.startswith("web.") else _load()
 
 
 def parse_catalogue(raw: object, source: str) -> dict[str, dict[Lang, str]]:
@@ -62,7 +87,7 @@ def parse_catalogue(raw: object, source: str) -> dict[str, dict[Lang, str]]:
 
 def text(key: str, lang: Lang = "ja") -> str:
     """The sentence for ``key`` in ``lang``; a missing key is a bug and raises ``KeyError``."""
-    return _load()[key][lang]
+    return _catalogue_of(key)[key][lang]
 
 
 def keys(prefix: str = "") -> list[str]:
@@ -71,7 +96,7 @@ def keys(prefix: str = "") -> list[str]:
     >>> keys("verdict.red.")
     ['verdict.red.headline', 'verdict.red.short']
     """
-    return [key for key in _load() if key.startswith(prefix)]
+    return [key for key in _catalogue_of(prefix) if key.startswith(prefix)]
 
 
 def catalogue(lang: Lang) -> dict[str, str]:

@@ -28,6 +28,7 @@ import typer
 
 from akarom import __version__
 from akarom.cli._edge import UNEXPECTED, EdgeGroup, note_verbosity, report_unexpected, speak
+from akarom.cli.accounts import register_accounts
 from akarom.domain import Carrier
 from akarom.services.options import Role, SellerKind, SimLock
 
@@ -546,6 +547,27 @@ def sandbox(
         run_sandbox(scenario, host=host, port=port)
     except ValueError as problem:  # the sandbox's own error for a scenario it cannot use
         raise UsageError(str(problem), key="usage.scenario", detail=problem) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Run the carrier sandbox in the same process and mark every page demo."
+        ),
+    ] = False,
+) -> None:
+    """Webの確認ページ・販売店ワークスペース・REST APIを起動します。Serve the web app and API."""
+    from akarom.web.server import run_server  # the web stack loads only for this command
+
+    settings, _ = _begin(None)
+    run_server(settings, host=host, port=port, demo=demo)
+
+
+register_accounts(app)  # akarom dealer …, akarom apikey … (akarom.cli.accounts)
 
 
 def main() -> None:

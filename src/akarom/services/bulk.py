@@ -21,7 +21,7 @@ import hashlib
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
@@ -44,6 +44,7 @@ __all__ = [
     "BulkSummary",
     "ProgressCallback",
     "RowAdvice",
+    "RowCallback",
     "TableError",
     "result_cells",
     "run_bulk",
@@ -52,6 +53,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+#: Told each row as it is written, before it is saved as finished (so what it keeps is
+#: never behind the run): the row, its report (None for a row an earlier run finished:
+#: only its cells were kept) and its result cells. A job keeps each row's JSON this way.
+RowCallback = Callable[[InputRow, DeviceReport | None, dict[str, str]], Awaitable[None]]
 
 #: Stored answers young enough to reuse, by IMEI and carrier.
 _Stored = dict[str, dict[Carrier, StoredObservation]]
@@ -283,19 +288,18 @@ class _Run:
 
     def outcome(
         self, row: InputRow, identity: Identity | InvalidImei, stored: _Stored
-    ) -> dict[str, str] | tuple[asyncio.Task[DeviceReport], str]:
-        """The row's result cells now, or the check to wait for and the row's own spelling.
+    ) -> DeviceReport | tuple[asyncio.Task[DeviceReport], str]:
+        """The row's report now, or the check to wait for and the row's own spelling.
 
         ``identity`` is the row's IMEI parsed, or why it is invalid.
         """
         if isinstance(identity, InvalidImei):
-            report = DeviceReport(row.imei, None, identity, Verdict.INVALID, None, ())
-            return result_cells(report, self.lang)
+            return DeviceReport(row.imei, None, identity, Verdict.INVALID, None, ())
         imei = identity.value
         if imei in self.recent:
             self.summary.duplicate_rows += 1
             self.recent.move_to_end(imei)
-            return result_cells(self.recent[imei].for_input(row.imei), self.lang)
+            return self.recent[imei].for_input(row.imei)
         if imei in self.pending:
             self.summary.duplicate_rows += 1
             return self.pending[imei], row.imei
@@ -401,10 +405,14 @@ async def run_bulk(
     read_ahead: int = DEFAULT_READ_AHEAD,
     on_progress: ProgressCallback | None = None,
     advice: RowAdvice | None = None,
+    on_row: RowCallback | None = None,
+    output_encoding: str | None = None,
 ) -> BulkSummary:
     """Check every row of ``input_path`` and write the report to ``output_path``.
 
-    With ``advice``, every row also gets its role's advice columns (``ADVICE_COLUMNS``).
+    With ``advice``, every row also gets its role's advice columns (``ADVICE_COLUMNS``);
+    ``on_row`` is awaited for every row written; ``output_encoding`` overrides the
+    report's text encoding (by default it mirrors a cp932 input, else UTF-8 with BOM).
 
     Raises ``TableError`` for an unusable file (before any carrier is asked).
     The report appears at ``output_path`` only when every row is written.
@@ -444,6 +452,7 @@ async def run_bulk(
             input_format=table.format,
             preamble=table.preamble,
             extra_columns=advice.columns if advice is not None else (),
+            encoding=output_encoding,
         )
 
         async def produce() -> None:
@@ -470,13 +479,20 @@ async def run_bulk(
         async def consume() -> None:
             while (item := await queue.get()) is not None:
                 row, outcome, resumed = item
+                report: DeviceReport | None
                 if isinstance(outcome, dict):
-                    cells = outcome
+                    cells, report = outcome, None
                 else:
-                    task, raw = outcome
-                    cells = result_cells((await task).for_input(raw), lang)
+                    if isinstance(outcome, DeviceReport):
+                        report = outcome
+                    else:
+                        task, raw = outcome
+                        report = (await task).for_input(raw)
+                    cells = result_cells(report, lang)
                 written = cells if advice is None else {**cells, **advice.cells(cells)}
                 writer.write_row(row.cells, written)
+                if on_row is not None:
+                    await on_row(row, report, cells)
                 if not resumed:
                     await state.finished(row, cells)
                 summary.rows += 1

@@ -44,6 +44,7 @@ __all__ = [
     "CheckedDevice",
     "check_devices",
     "check_table",
+    "check_with",
 ]
 
 
@@ -119,13 +120,21 @@ async def _check(
     store: Store,
 ) -> CheckOutcome:
     async with Checker(settings, store=store, person=person) as checker:
-        reports = await checker.check_many(
-            request.imeis,
-            carriers=request.carriers,
-            all_carriers=request.all_carriers,
-            fresh=request.fresh,
-        )
-        manual_urls = {carrier: checker.adapter(carrier).entry_url for carrier in Carrier}
+        return await check_with(checker, request, rules, day)
+
+
+async def check_with(
+    checker: Checker, request: CheckRequest, rules: RuleSet, day: date
+) -> CheckOutcome:
+    """``request`` checked through a ``Checker`` the caller holds (a server's, long-lived),
+    each report advised under ``rules`` as of ``day``."""
+    reports = await checker.check_many(
+        request.imeis,
+        carriers=request.carriers,
+        all_carriers=request.all_carriers,
+        fresh=request.fresh,
+    )
+    manual_urls = {carrier: checker.adapter(carrier).entry_url for carrier in Carrier}
     devices = tuple(
         CheckedDevice(
             report,

@@ -20,6 +20,7 @@ import time
 import uuid
 from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from types import TracebackType
@@ -63,6 +64,7 @@ from akarom.storage import NewObservation, NewPage, Store, StoredObservation
 __all__ = [
     "DEFAULT_CACHE_WINDOW",
     "JST",
+    "ON_RESULT",
     "CaptchaChallenge",
     "Checker",
     "DeviceReport",
@@ -82,6 +84,12 @@ UNSUPPORTED = "unsupported"
 #: How long a stored answer is reused instead of asking again. A day: statuses
 #: change at most daily (changes show by the end of the day after next, §1.6).
 DEFAULT_CACHE_WINDOW = timedelta(hours=24)
+
+#: Called with each carrier's answer as it arrives (cached ones first), in the context
+#: of the ``check`` that set it: a web page shows the answers one by one.
+ON_RESULT: ContextVar[Callable[[CarrierResult], None] | None] = ContextVar(
+    "ON_RESULT", default=None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,13 +198,17 @@ class Admission:
 class _CarrierLine:
     """One carrier's adapter, client and limiter, and whether it is paused."""
 
-    def __init__(self, adapter: CarrierAdapter, limiter: RateLimiter) -> None:
+    def __init__(
+        self, adapter: CarrierAdapter, limiter: RateLimiter, *, pause_s: float | None = None
+    ) -> None:
         self.adapter = adapter
         self.limiter = limiter
         #: Checks waiting to ask this carrier wait here, outside its limiter's slots.
         self.admission = Admission(limiter.concurrency)
-        #: Why this carrier is paused (a block or an unanswered captcha), else None.
-        self.paused: CarrierError | None = None
+        #: How long a pause lasts (None: for the rest of the run, as a CLI run wants).
+        self.pause_s = pause_s
+        self._paused: CarrierError | None = None
+        self._paused_at = 0.0
         #: One question to the person at a time, per carrier.
         self.person_turn = asyncio.Lock()
         #: Checks of this carrier started and not yet finished, across devices.
@@ -230,14 +242,37 @@ class _CarrierLine:
             )
             self.drifting_since = None
 
+    @property
+    def paused(self) -> CarrierError | None:
+        """Why this carrier is paused (a block or an unanswered captcha), else None.
+
+        In a long-running server a pause ends after ``pause_s``: the carrier is tried
+        again, politely, and a new block pauses it again (logged once each way).
+        """
+        if (
+            self._paused is not None
+            and self.pause_s is not None
+            and time.monotonic() - self._paused_at >= self.pause_s
+        ):
+            logger.warning(
+                "%s: the pause (%s) is over; asking it again",
+                self.adapter.CARRIER,
+                self._paused.code,
+            )
+            self._paused = None
+        return self._paused
+
     def pause(self, err: CarrierError) -> None:
         if self.paused is None:
-            self.paused = err
+            self._paused = err
+            self._paused_at = time.monotonic()
+            how_long = "in this run" if self.pause_s is None else f"for {self.pause_s:.0f} s"
             logger.warning(
-                "%s is paused (%s): no more requests to it in this run. A person can read "
+                "%s is paused (%s): no more requests to it %s. A person can read "
                 "its page and record answers with `akarom manual IMEI --carrier %s`.",
                 self.adapter.CARRIER,
                 err.code,
+                how_long,
                 self.adapter.CARRIER,
             )
 
@@ -255,14 +290,18 @@ class Checker:
         person: Person | None = None,
         cache_window: timedelta = DEFAULT_CACHE_WINDOW,
         share_limits: bool = True,
+        pause_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """``share_limits`` makes the per-carrier gap hold across processes (see ratelimit)."""
+        """``share_limits`` makes the per-carrier gap hold across processes (see ratelimit);
+        ``pause_s`` ends a carrier's pause after that long (None: it lasts the run)."""
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self.store = store
         self.person = person
+        #: Told every carrier answer this Checker gives, cached ones too (a server's metrics).
+        self.observers: list[Callable[[CarrierResult], None]] = []
         #: Names this Checker on the challenges it posts, so a terminal answers only its own.
         self._challenge_origin = uuid.uuid4().hex
         self.cache_window = cache_window
@@ -304,7 +343,7 @@ class Checker:
                 rate,
                 concurrency,
             )
-            self._lines[carrier] = _CarrierLine(adapter, limiter)
+            self._lines[carrier] = _CarrierLine(adapter, limiter, pause_s=pause_s)
 
     async def __aenter__(self) -> Checker:
         return self
@@ -328,6 +367,12 @@ class Checker:
         finally:
             for line in self._lines.values():
                 await line.adapter.client.aclose()
+
+    def _announce(self, result: CarrierResult) -> None:
+        for observer in self.observers:
+            observer(result)
+        if (listener := ON_RESULT.get()) is not None:
+            listener(result)
 
     def adapter(self, carrier: Carrier) -> CarrierAdapter:
         return self._lines[carrier].adapter
@@ -424,6 +469,8 @@ class Checker:
             results.update(_reused(stored, wanted))
         elif not fresh:
             results.update(await self._cached(identity.value, wanted, cached_since))
+        for result in results.values():
+            self._announce(result)
         settled = any(r.status.is_record for r in results.values()) and not all_carriers
         to_ask = [] if settled else [c for c in wanted if c in supported and c not in results]
         results.update(
@@ -509,6 +556,7 @@ class Checker:
                     )
                 finally:
                     line.dequeue()
+                self._announce(results[carrier])
             return results
         # A carrier nobody else is waiting for is as good as asked: it is never called
         # off, so a single device's verdict does not depend on which page loads first.
@@ -533,6 +581,7 @@ class Checker:
                         continue
                     result = task.result()
                     results[result.carrier] = result
+                    self._announce(result)
                     if result.status.is_record and not all_carriers:
                         # The selling carrier has answered; the others have no record to give.
                         for carrier, other in tasks.items():

@@ -37,6 +37,14 @@ Schema
     page to read by hand (its URL); who may answer (``tenant``), who asked
     (``origin``, ``run_id``), the status (open → answered, skipped, expired, void),
     the answer, who gave it and when, and what came of it (``outcome``).
+``dealers`` / ``users`` / ``api_keys``
+    Tenants (``storage.accounts``): a dealer, the people who log in to its workspace
+    (lower-cased e-mail, Argon2 password hash, ``admin`` or ``staff``) and its REST
+    API keys (only the SHA-256 of each key, a prefix to tell them apart, revocation).
+``jobs`` / ``job_results`` / ``dealer_devices``
+    Checks and batches asked for through the web or the API (``storage.jobs``), with
+    their input kept so any process can resume them, each row's result (upserted),
+    and which devices each dealer has checked (what lets it see them).
 
 Append-only
 ===========
@@ -52,6 +60,13 @@ update that only one writer wins.
 '35209900'
 """
 
+from akarom.storage.accounts import (
+    StoredApiKey,
+    StoredDealer,
+    StoredUser,
+    UserRole,
+    normalise_email,
+)
 from akarom.storage.challenges import (
     ChallengeKind,
     ChallengeStatus,
@@ -59,6 +74,14 @@ from akarom.storage.challenges import (
     StoredChallenge,
 )
 from akarom.storage.db import migrate, normalise_url, open_engine
+from akarom.storage.jobs import (
+    JobKind,
+    JobSource,
+    JobStatus,
+    NewJob,
+    StoredJob,
+    StoredJobResult,
+)
 from akarom.storage.repo import (
     CarrierPages,
     NewObservation,
@@ -76,17 +99,28 @@ __all__ = [
     "CarrierPages",
     "ChallengeKind",
     "ChallengeStatus",
+    "JobKind",
+    "JobSource",
+    "JobStatus",
     "NewChallenge",
+    "NewJob",
     "NewObservation",
     "NewPage",
     "PageLike",
     "Store",
+    "StoredApiKey",
     "StoredChallenge",
+    "StoredDealer",
+    "StoredJob",
+    "StoredJobResult",
     "StoredObservation",
     "StoredPage",
     "StoredRow",
     "StoredRun",
+    "StoredUser",
+    "UserRole",
     "migrate",
+    "normalise_email",
     "normalise_url",
     "open_engine",
     "tac_of",

@@ -48,9 +48,13 @@ from sqlalchemy.orm import Session
 
 from akarom.domain import Carrier, CarrierResult, Source, Status
 from akarom.errors import ParseError, StorageError
+from akarom.storage import accounts as _accounts
 from akarom.storage import challenges as _challenges
+from akarom.storage import jobs as _jobs
+from akarom.storage.accounts import StoredApiKey, StoredDealer, StoredUser, UserRole
 from akarom.storage.challenges import ChallengeStatus, NewChallenge, StoredChallenge
 from akarom.storage.db import WRITE_OPTION, migrate, open_engine, translate_errors
+from akarom.storage.jobs import JobStatus, NewJob, StoredJob, StoredJobResult
 from akarom.storage.tables import (
     Base,
     BulkRow,
@@ -699,6 +703,12 @@ class Store:
         with self._reading("read the history") as session:
             return [_observation(row) for row in session.scalars(query)]
 
+    def observation(self, observation_id: int) -> StoredObservation | None:
+        """One observation by its id (whose device it is decides who may see its pages)."""
+        with self._reading("read the observation") as session:
+            row = session.get(Observation, observation_id)
+            return None if row is None else _observation(row)
+
     def pages(self, observation_id: int) -> list[StoredPage]:
         """The evidence pages of an observation, in the order fetched.
 
@@ -974,7 +984,288 @@ class Store:
         with self._writing("expire the challenges") as session:
             return _challenges.expire(session, now=now)
 
+    def ping(self) -> None:
+        """Ask the database something trivial; ``StorageError`` if it does not answer."""
+        with self._reading("reach the database") as session:
+            session.execute(select(1))
+
     # -- end of challenges -----------------------------------------------------------
+
+    # -- dealers, users and API keys (storage.accounts) ------------------------------
+    # Tenant-owned reads and writes take the dealer's id and filter by it in the query.
+
+    def create_dealer(
+        self,
+        name: str,
+        *,
+        admin_email: str | None = None,
+        admin_password_hash: str | None = None,
+        at: datetime | None = None,
+    ) -> StoredDealer:
+        """Add a dealer, and with ``admin_email`` its first admin, in one transaction.
+
+        ``StorageError`` when the name (or the admin's address) is taken: check first
+        with ``dealer_by_name``/``user_by_email`` to tell a person which.
+        """
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        if (admin_email is None) != (admin_password_hash is None):
+            raise ValueError("an admin comes with an e-mail address and a password hash")
+        with self._writing("create the dealer") as session:
+            dealer = _accounts.insert_dealer(session, name, at=at)
+            if admin_email is not None and admin_password_hash is not None:
+                _accounts.insert_user(
+                    session,
+                    dealer_id=dealer.id,
+                    email=admin_email,
+                    password_hash=admin_password_hash,
+                    role=UserRole.ADMIN,
+                    at=at,
+                )
+            return dealer
+
+    def dealer_by_name(self, name: str) -> StoredDealer | None:
+        with self._reading("find the dealer") as session:
+            return _accounts.dealer_by_name(session, name)
+
+    def dealer(self, dealer_id: int) -> StoredDealer | None:
+        with self._reading("read the dealer") as session:
+            return _accounts.dealer(session, dealer_id)
+
+    def create_user(
+        self,
+        dealer_id: int,
+        email: str,
+        password_hash: str,
+        role: UserRole | str,
+        *,
+        at: datetime | None = None,
+    ) -> StoredUser:
+        """Add a user to the dealer (``email`` stored lower-cased); ``StorageError`` when
+        the address is taken."""
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        with self._writing("create the user") as session:
+            return _accounts.insert_user(
+                session,
+                dealer_id=dealer_id,
+                email=email,
+                password_hash=password_hash,
+                role=UserRole(role),
+                at=at,
+            )
+
+    def user_by_email(self, email: str) -> StoredUser | None:
+        """The user with that address, however it is capitalised."""
+        with self._reading("find the user") as session:
+            return _accounts.user_by_email(session, email)
+
+    def user(self, user_id: int) -> StoredUser | None:
+        with self._reading("read the user") as session:
+            return _accounts.user(session, user_id)
+
+    def users(self, dealer_id: int) -> list[StoredUser]:
+        """The dealer's users, by address."""
+        with self._reading("list the users") as session:
+            return _accounts.users(session, dealer_id)
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> bool:
+        """Replace the user's password hash (new password, or rehashed); whether it did."""
+        with self._writing("change the password hash") as session:
+            return _accounts.set_password_hash(session, user_id, password_hash)
+
+    def create_api_key(
+        self,
+        dealer_id: int,
+        key_hash: str,
+        prefix: str,
+        label: str | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> StoredApiKey:
+        """Keep a new key of the dealer: only its SHA-256 (hex) and its first characters."""
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        with self._writing("create the API key") as session:
+            return _accounts.insert_api_key(
+                session, dealer_id=dealer_id, key_hash=key_hash, prefix=prefix, label=label, at=at
+            )
+
+    def api_key_by_hash(self, key_hash: str) -> StoredApiKey | None:
+        """The key with that hash; None when there is none, or it was revoked."""
+        with self._reading("find the API key") as session:
+            return _accounts.api_key_by_hash(session, key_hash)
+
+    def api_keys(self, dealer_id: int) -> list[StoredApiKey]:
+        """Every key of the dealer, revoked ones too, oldest first."""
+        with self._reading("list the API keys") as session:
+            return _accounts.api_keys(session, dealer_id)
+
+    def revoke_api_key(
+        self, key_id: int, dealer_id: int | None = None, *, at: datetime | None = None
+    ) -> bool:
+        """Revoke the key (only if it is ``dealer_id``'s, when given); whether this call
+        revoked it (False: no such key, another dealer's, or revoked already)."""
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        with self._writing("revoke the API key") as session:
+            return _accounts.revoke_api_key(session, key_id, dealer_id=dealer_id, at=at)
+
+    def touch_api_key(self, key_id: int, at: datetime | None = None) -> None:
+        """Note that the key was used (``last_used_at``; never moved back)."""
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        with self._writing("note the API key's use") as session:
+            _accounts.touch_api_key(session, key_id, at=at)
+
+    # -- jobs (storage.jobs) -----------------------------------------------------------
+    # queued → running → done | failed | cancelled, one conditional update each.
+
+    def create_job(self, new: NewJob) -> tuple[StoredJob, bool]:
+        """Queue ``new``: ``(job, True)``; or ``(existing job, False)`` when the dealer
+        already has a job with the same ``idempotency_key`` (also when another process
+        queued it at the same moment)."""
+        with self._writing("queue the job") as session:
+            return _jobs.insert(session, new)
+
+    def job(self, job_key: str, dealer_id: int | None) -> StoredJob | None:
+        """The job with that key, if it is ``dealer_id``'s (None: a public job)."""
+        with self._reading("read the job") as session:
+            return _jobs.get(session, job_key, dealer_id)
+
+    def job_by_id(self, job_id: int) -> StoredJob | None:
+        """The job, whoever's it is: for the runner only, never for a request."""
+        with self._reading("read the job") as session:
+            return _jobs.by_id(session, job_id)
+
+    def jobs(self, dealer_id: int, limit: int = 50) -> list[StoredJob]:
+        """The dealer's jobs, newest first."""
+        with self._reading("list the jobs") as session:
+            return _jobs.of_dealer(session, dealer_id, limit=limit)
+
+    def jobs_to_resume(self) -> list[StoredJob]:
+        """Every queued or running job, oldest first (what a starting runner picks up)."""
+        with self._reading("list the jobs to resume") as session:
+            return _jobs.to_resume(session)
+
+    def job_counts(self) -> dict[str, int]:
+        """How many jobs are in each status (every status a key): for the metrics."""
+        with self._reading("count the jobs") as session:
+            return _jobs.counts(session)
+
+    def job_input(self, job_id: int) -> bytes | None:
+        """What the job reads: the uploaded file or the JSON list of IMEIs."""
+        with self._reading("read the job's input") as session:
+            return _jobs.job_input(session, job_id)
+
+    def start_job(
+        self,
+        job_id: int,
+        run_id: int | None = None,
+        total: int | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> StoredJob | None:
+        """Mark a queued (or resumed) job running; None when it is already finished —
+        cancelled before it started, say — and must not run."""
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        with self._writing("start the job") as session:
+            return _jobs.start(session, job_id, run_id=run_id, total=total, at=at)
+
+    def job_progress(
+        self,
+        job_id: int,
+        done: int,
+        total: int | None = None,
+        verdicts: Mapping[str, int] | None = None,
+    ) -> bool:
+        """Record how far the job is; False when it is finished (nothing changed)."""
+        with self._writing("record the job's progress") as session:
+            return _jobs.progress(
+                session, job_id, done=done, total=total, verdicts=dict(verdicts or {})
+            )
+
+    def finish_job(
+        self,
+        job_id: int,
+        status: JobStatus,
+        error: str | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> bool:
+        """Finish an unfinished job as done, failed or cancelled; whether this call did."""
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        with self._writing("finish the job") as session:
+            return _jobs.finish(session, job_id, status=status, error=error, at=at)
+
+    def request_cancel(
+        self, job_key: str, dealer_id: int | None, *, at: datetime | None = None
+    ) -> StoredJob | None:
+        """Cancel the dealer's job: a queued one at once, a running one by setting
+        ``cancel_requested`` for its runner. The job, or None when the dealer has none
+        with that key."""
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        with self._writing("cancel the job") as session:
+            return _jobs.request_cancel(session, job_key, dealer_id, at=at)
+
+    def requeue_job(self, job_key: str, dealer_id: int | None) -> StoredJob | None:
+        """Queue the dealer's cancelled or failed job again, keeping its progress (a
+        resumed run skips finished rows); None when it has no such job, or the job is
+        not cancelled or failed."""
+        with self._writing("queue the job again") as session:
+            return _jobs.requeue(session, job_key, dealer_id)
+
+    def put_job_result(
+        self,
+        job_id: int,
+        row_number: int,
+        imei: str | None,
+        result: Mapping[str, Any],
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        """Write one row's result (JSON-serialisable); the last write of a row wins."""
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        with self._writing("save the job's result") as session:
+            _jobs.put_result(
+                session, job_id, row_number=row_number, imei=imei, result=result, at=at
+            )
+
+    def job_results(
+        self, job_id: int, *, after: int | None = None, limit: int | None = None
+    ) -> list[StoredJobResult]:
+        """The job's results by row number (those after ``after``, at most ``limit``)."""
+        with self._reading("read the job's results") as session:
+            return _jobs.results(session, job_id, after=after, limit=limit)
+
+    def note_dealer_devices(
+        self, dealer_id: int, imeis: Collection[str], at: datetime | None = None
+    ) -> None:
+        """Remember that the dealer checked these devices (at ``at``)."""
+        at = at or datetime.now(UTC)
+        _require_aware("at", at)
+        with self._writing("note the dealer's devices") as session:
+            for chunk in _chunks(list(imeis), KEYS_PER_QUERY):
+                _jobs.note_devices(session, dealer_id, chunk, at=at)
+
+    def dealer_has_device(self, dealer_id: int, imei: str) -> bool:
+        """Whether the dealer has checked this device (else its pages are 404 to it)."""
+        with self._reading("look up the dealer's device") as session:
+            return _jobs.has_device(session, dealer_id, imei)
+
+    def dealer_devices(
+        self, dealer_id: int, prefix: str = "", limit: int = 50
+    ) -> list[tuple[str, datetime]]:
+        """The dealer's devices ``(imei, last_checked_at)`` whose IMEI starts with
+        ``prefix``, most recently checked first."""
+        with self._reading("list the dealer's devices") as session:
+            return _jobs.devices(session, dealer_id, prefix=prefix, limit=limit)
+
+    # -- end of dealers, users, API keys and jobs -------------------------------------
 
 
 @functools.cache

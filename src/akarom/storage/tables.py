@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -33,14 +34,20 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ApiKey",
     "Base",
     "BulkRow",
     "BulkRun",
     "Challenge",
+    "Dealer",
+    "DealerDevice",
     "EvidenceBlob",
     "EvidencePage",
+    "Job",
+    "JobResult",
     "Observation",
     "UTCDateTime",
+    "User",
 ]
 
 # Stable constraint names, so that later migrations (and SQLite's batch mode, which
@@ -282,4 +289,141 @@ class Challenge(Base):
             " OR (status <> 'open' AND closed_at IS NOT NULL)",
             name="closed_at_iff_closed",
         ),
+    )
+
+
+# -- dealers, users, API keys and jobs (revision 0004) ----------------------------------
+# A dealer is a tenant: every row below that names a dealer_id belongs to that dealer
+# alone, and every query for a dealer filters by it (storage.accounts, storage.jobs).
+
+
+class Dealer(Base):
+    """A dealer (a tenant): a shop whose staff and API keys check devices together."""
+
+    __tablename__ = "dealers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person who logs in to a dealer's workspace.
+
+    ``email`` is stored lower-cased, so that it is unique however it is typed.
+    ``password_hash`` is an Argon2 hash (never the password). ``role`` is ``admin``
+    (manages the dealer's users and keys) or ``staff``. ``disabled_at`` set: may no
+    longer log in.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint("role IN ('admin', 'staff')", name="role"),)
+
+
+class ApiKey(Base):
+    """A dealer's key to the REST API; only the SHA-256 (hex) of the whole key is kept.
+
+    Keys are 256-bit random strings, so a fast hash is enough to make a leaked table
+    useless (Argon2's slowness is for guessable passwords). ``prefix`` is the key's
+    first characters, shown in lists so a person can tell keys apart.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Job(Base):
+    """A check or a batch run for the web or the API, kept so it can resume anywhere.
+
+    ``key`` (uuid4 hex) is the only id shown outside. ``dealer_id`` NULL: a public web
+    check. ``input`` holds the uploaded file or the JSON list of IMEIs; ``options``
+    what the run was asked (column, all_carriers, fresh, role, lang, carriers).
+    ``status`` moves queued → running → done | failed | cancelled; ``done``, ``total``
+    and ``verdicts`` (verdict → count) report progress. ``idempotency_key`` is the
+    client's ``Idempotency-Key``: unique per dealer, so a retried POST finds its job.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(10))
+    input_name: Mapped[str | None] = mapped_column(Text)
+    input: Mapped[bytes | None] = mapped_column(LargeBinary)
+    options: Mapped[dict[str, Any]]
+    total: Mapped[int | None] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    verdicts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_runs.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "idempotency_key"),
+        # "This dealer's jobs, newest first" (the workspace and the API).
+        Index(None, "dealer_id", "created_at"),
+        # "The jobs to resume" (queued or running) at a server's start.
+        Index(None, "status", "created_at"),
+        CheckConstraint("kind IN ('check', 'batch')", name="kind"),
+        CheckConstraint("source IN ('web', 'api')", name="source"),
+        CheckConstraint(
+            "status IN ('queued', 'running', 'done', 'failed', 'cancelled')", name="status"
+        ),
+        CheckConstraint("done >= 0", name="done_not_negative"),
+    )
+
+
+class JobResult(Base):
+    """One row's result of a job: an object as a line of ``akarom check --json``.
+
+    Upserted: a row may be written again (after each carrier answers, or after a
+    resume); the last write wins.
+    """
+
+    __tablename__ = "job_results"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    imei: Mapped[str | None] = mapped_column(String(16))
+    result: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class DealerDevice(Base):
+    """A device a dealer has checked: what lets the dealer see its pages and find it."""
+
+    __tablename__ = "dealer_devices"
+
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    imei: Mapped[str] = mapped_column(String(16), primary_key=True)
+    first_checked_at: Mapped[datetime]
+    last_checked_at: Mapped[datetime]
+
+    __table_args__ = (
+        # "This dealer's devices, most recently checked first".
+        Index(None, "dealer_id", "last_checked_at"),
     )

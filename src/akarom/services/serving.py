@@ -1,0 +1,106 @@
+"""What a long-running server holds for every request: one ``Hub``.
+
+A CLI run opens the database and a ``Checker`` for one command and closes them when
+it ends. A server (``akarom serve``) keeps them for its whole life instead, so every
+page, API call and job of the process draws on the same politeness budget per
+carrier, the same database pool and the same advice rules:
+
+- one ``Store``;
+- one ``Checker`` per tenant, made when first needed: the public page's has nobody
+  to answer a captcha (the carrier pauses for a while), a dealer's posts captchas
+  and pages to read to that dealer's staff queue (``ChallengeQueue(tenant=…)``).
+  Every Checker of the process paces each carrier through the same ledger, so
+  more tenants never mean more requests per second at a carrier;
+- the advice rules, loaded once at start (a broken rules file stops the start).
+
+A pause (a block, or a captcha nobody answered) lasts ``pause_s`` in a server, not
+for ever: the carrier is tried again after it, once, politely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from akarom.config import Settings
+from akarom.domain import Carrier, CarrierResult
+from akarom.services.advising import RuleSet, load_advice_rules, today_in_japan
+from akarom.services.challenges import ChallengeQueue
+from akarom.services.checking import CheckOutcome, CheckRequest, check_with
+from akarom.services.checks import Checker
+from akarom.storage import Store
+
+__all__ = ["DEFAULT_PAUSE_S", "Hub", "tenant_of"]
+
+#: How long a carrier stays paused in a server after a block or an unanswered captcha.
+DEFAULT_PAUSE_S = 15 * 60.0
+
+#: How long a dealer's staff have to answer a captcha or read a page in a server.
+STAFF_PATIENCE = timedelta(minutes=30)
+
+
+def tenant_of(dealer_id: int | None) -> str | None:
+    """The tenant a dealer's challenges are posted under (None: the public page)."""
+    return None if dealer_id is None else str(dealer_id)
+
+
+@dataclass(slots=True)
+class Hub:
+    """The store, the Checkers and the rules of one server process.
+
+    ``transports`` replaces each carrier's network (the demo's in-process sandbox,
+    tests); ``aclose`` closes every Checker, then the store.
+    """
+
+    settings: Settings
+    store: Store
+    transports: Mapping[Carrier, httpx.AsyncBaseTransport] | None = None
+    pause_s: float = DEFAULT_PAUSE_S
+    #: Told every carrier answer of every Checker (the server's metrics).
+    observers: list[Callable[[CarrierResult], None]] = field(default_factory=list)
+    rules: RuleSet = field(init=False)
+    _checkers: dict[str | None, Checker] = field(init=False, default_factory=dict)
+    started_at: datetime = field(init=False, default_factory=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        self.rules = load_advice_rules(self.settings)
+
+    def checker(self, dealer_id: int | None) -> Checker:
+        """The Checker that checks for ``dealer_id`` (None: the public page)."""
+        tenant = tenant_of(dealer_id)
+        checker = self._checkers.get(tenant)
+        if checker is None:
+            person = (
+                None if tenant is None else ChallengeQueue(tenant=tenant, patience=STAFF_PATIENCE)
+            )
+            checker = Checker(
+                self.settings,
+                store=self.store,
+                person=person,
+                transports=self.transports,
+                pause_s=self.pause_s,
+            )
+            checker.observers = self.observers  # one list: observers added later see all
+            self._checkers[tenant] = checker
+        return checker
+
+    async def check(self, request: CheckRequest, *, dealer_id: int | None) -> CheckOutcome:
+        """``request`` checked for ``dealer_id`` and advised under today's rules."""
+        checker = self.checker(dealer_id)
+        return await check_with(checker, request, self.rules, request.on or today_in_japan())
+
+    @property
+    def checkers(self) -> Mapping[str | None, Checker]:
+        return self._checkers
+
+    async def aclose(self) -> None:
+        try:
+            for checker in list(self._checkers.values()):
+                await checker.aclose()
+        finally:
+            self._checkers.clear()
+            await asyncio.to_thread(self.store.close)

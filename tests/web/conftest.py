@@ -1,0 +1,117 @@
+"""The web app in the test's own process, its carriers a sandbox, two dealers with keys."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from akarom.config import Settings
+from akarom.domain import Carrier
+from akarom.sandbox import create_app as create_sandbox
+from akarom.sandbox import parse_scenario
+from akarom.services.accounts import create_api_key, create_dealer
+from akarom.services.serving import Hub
+from akarom.web.app import create_app
+from tests.services.conftest import DEVICES, SANDBOX
+
+BASE = "http://akarom.test"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Served:
+    """The app, a client for it, the sandbox's admin client, and each dealer's key."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    sandbox: httpx.AsyncClient
+    keys: dict[str, str]
+    dealer_ids: dict[str, int]
+
+    @property
+    def hub(self) -> Hub:
+        hub: Hub = self.app.state.hub
+        return hub
+
+    def auth(self, dealer: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[dealer]}"}
+
+    async def sandbox_requests(self) -> int:
+        stats = (await self.sandbox.get("/_sandbox/stats")).json()
+        return sum(carrier["requests"] for carrier in stats["carriers"].values())
+
+
+def web_settings(data_dir: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "AKAROM_CARRIERS_URL": SANDBOX,
+            "AKAROM_RATE_LIMIT": "1000",
+            "AKAROM_CONCURRENCY": "4",
+            "AKAROM_DATA_DIR": str(data_dir),
+        }
+    )
+
+
+def sandbox_app(latency_ms: int = 0) -> Any:
+    """The sandbox of tests/services, each carrier answering after ``latency_ms``."""
+    carriers = {key: {"latency_ms": latency_ms} for key in (c.value for c in Carrier)}
+    return create_sandbox(
+        parse_scenario(
+            {"seed": 7, "default": "unregistered", "carriers": carriers, "devices": DEVICES}
+        )
+    )
+
+
+@asynccontextmanager
+async def serving(
+    data_dir: Path,
+    sandbox: Any,
+    *,
+    api_limits: dict[str, str] | None = None,
+    dealers: tuple[str, ...] = ("A", "B"),
+) -> AsyncIterator[Served]:
+    """The app started (its lifespan), with a key per dealer made on first start."""
+    transport = httpx.ASGITransport(app=sandbox)
+    app = create_app(web_settings(data_dir), transports=dict.fromkeys(Carrier, transport))
+    if api_limits is not None:
+        app.state.api_limits = api_limits
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client,
+        httpx.AsyncClient(transport=transport, base_url=SANDBOX) as admin,
+    ):
+        hub: Hub = app.state.hub
+        keys, ids = {}, {}
+        for name in dealers:
+            dealer = hub.store.dealer_by_name(name) or create_dealer(
+                hub.store, name, f"admin-{name.lower()}@example.jp", PASSWORD
+            )
+            ids[name] = dealer.id
+            _, keys[name] = create_api_key(hub.store, name, "tests")
+        yield Served(app, client, admin, keys, ids)
+
+
+Serve = Callable[..., Any]
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Serve:
+    """``async with serve(api_limits=...) as served`` (a fresh data folder per test)."""
+
+    def opened(sandbox_latency_ms: int = 0, **options: Any) -> Any:
+        return serving(tmp_path, sandbox_app(sandbox_latency_ms), **options)
+
+    return opened
+
+
+@pytest.fixture
+async def served(serve: Serve) -> AsyncIterator[Served]:
+    async with serve() as running:
+        yield running

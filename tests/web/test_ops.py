@@ -1,0 +1,132 @@
+"""Operations and the protections every response has (web/app.py, ops.py, security.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from akarom.config import Settings
+from akarom.domain import Carrier
+from akarom.sandbox import create_app as create_sandbox
+from akarom.sandbox import parse_scenario
+from akarom.web.app import create_app
+from akarom.web.security import MAX_BODY_BYTES
+from akarom.web.server import JsonFormatter
+
+SANDBOX = "http://sandbox.test"
+
+
+@pytest.fixture
+async def ops_app(tmp_path: Path) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    scenario = parse_scenario({"seed": 1, "default": "unregistered"})
+    transport = httpx.ASGITransport(app=create_sandbox(scenario))
+    settings = Settings.from_env(
+        {
+            "AKAROM_CARRIERS_URL": SANDBOX,
+            "AKAROM_RATE_LIMIT": "1000",
+            "AKAROM_DATA_DIR": str(tmp_path),
+        }
+    )
+    app = create_app(settings, transports=dict.fromkeys(Carrier, transport))
+    async with app.router.lifespan_context(app):
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        async with client:
+            yield app, client
+
+
+async def test_health_and_readiness(ops_app) -> None:
+    _app, client = ops_app
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "ok"
+
+
+async def test_not_ready_when_the_database_does_not_answer(ops_app) -> None:
+    app, client = ops_app
+    app.state.hub.store.engine.dispose()
+
+    def broken() -> None:
+        raise RuntimeError("the database went away")
+
+    app.state.hub.store.ping = broken
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["database"] == "down"
+
+
+async def test_metrics_count_requests_by_route_not_by_imei(ops_app) -> None:
+    _, client = ops_app
+    await client.get("/healthz")
+    await client.get("/api/v1/devices/352099001761481")  # no key: 401, still counted
+    text = (await client.get("/metrics")).text
+    assert 'akarom_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert "352099001761481" not in text  # the route template, never the device
+    assert 'akarom_jobs{state="queued"}' in text
+
+
+async def test_every_page_has_a_strict_content_security_policy(ops_app) -> None:
+    _, client = ops_app
+    for path in ("/healthz", "/", "/no-such-page"):
+        response = await client.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_an_unknown_page_is_a_page_and_an_unknown_api_path_a_problem(ops_app) -> None:
+    _, client = ops_app
+    page = await client.get("/no-such-page")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "ページが見つかりません" in page.text
+    assert "Page not found" in (await client.get("/no-such-page?lang=en")).text
+    api = await client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404
+    assert api.headers["content-type"] == "application/problem+json"
+    assert api.json()["status"] == 404
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(ops_app) -> None:
+    _, client = ops_app
+    big = b"x" * (MAX_BODY_BYTES + 1)
+    declared = await client.post("/api/v1/batches", content=big)
+    assert declared.status_code == 413
+    assert declared.json()["status"] == 413
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        yield (
+            b'--BOUNDARY123\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n'
+            b"Content-Type: image/jpeg\r\n\r\n"
+        )
+        for _ in range(MAX_BODY_BYTES // 2**20 + 2):
+            yield b"a" * 2**20
+
+    streamed = await client.post(
+        "/scan",
+        content=chunks(),
+        headers={"content-type": "multipart/form-data; boundary=BOUNDARY123"},
+    )
+    assert streamed.status_code == 413, streamed.text[-900:]
+
+
+def test_logs_are_one_json_object_per_line() -> None:
+    record = logging.makeLogRecord(
+        {"name": "akarom.web", "levelname": "WARNING", "msg": "docomo %s", "args": ("paused",)}
+    )
+    record.carrier = "docomo"
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["message"] == "docomo paused"
+    assert entry["level"] == "warning"
+    assert entry["carrier"] == "docomo"
