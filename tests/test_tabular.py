@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -497,6 +498,30 @@ def test_xlsx_that_is_not_a_workbook(tmp_path: Path) -> None:
     with pytest.raises(TableError, match=r"not a readable \.xlsx") as caught:
         open_table(path)
     assert caught.value.code == "malformed"
+
+
+def test_a_zip_bomb_named_xlsx_is_refused_before_anything_is_unpacked(tmp_path: Path) -> None:
+    """A few hundred kilobytes that would unpack to 300 MB of sheet XML."""
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as bomb:
+        with bomb.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            for _ in range(300):
+                sheet.write(b"0" * 2**20)
+        bomb.writestr("[Content_Types].xml", "<Types/>")
+    assert path.stat().st_size < 2**20
+    with pytest.raises(TableError) as caught:
+        open_table(path)
+    assert caught.value.code == "too_large"
+    assert "compressed" in caught.value.reason
+
+
+def test_a_real_workbook_passes_the_zip_bomb_check(tmp_path: Path) -> None:
+    path = tmp_path / "ok.xlsx"
+    book = openpyxl.Workbook()
+    for number in range(20_000):
+        book.active.append([f"35209900{number:06d}", "iPhone"])
+    book.save(path)
+    tabular.check_xlsx_archive(path)  # does not raise
 
 
 def test_xlsx_table_closes_its_workbook(tmp_path: Path) -> None:

@@ -229,7 +229,8 @@ class TableError(AkaromError, ValueError):
     ``code`` is short and stable for the CLI to translate: ``not_found``,
     ``unsupported_format``, ``encoding``, ``malformed``, ``empty``,
     ``no_imei_column``, ``ambiguous_column``, ``column_not_found``,
-    ``too_many_rows``, ``write_failed``.
+    ``too_many_rows``, ``too_large`` (an .xlsx that would unpack to far more than a
+    sheet: a zip bomb), ``write_failed``.
     """
 
     def __init__(
@@ -730,9 +731,57 @@ def _import(module: str) -> Any:
     return importlib.import_module(module)
 
 
+#: What an .xlsx (a zip archive) may unpack to, checked from its directory before
+#: anything is unpacked: a few kilobytes of zip can declare gigabytes of XML.
+XLSX_MAX_UNPACKED = 512 * 1024 * 1024
+#: The most a member may be compressed (XML of a real sheet packs ~10-30:1).
+XLSX_MAX_RATIO = 200
+#: The most members (a workbook has a handful per sheet).
+XLSX_MAX_MEMBERS = 10_000
+
+
+def check_xlsx_archive(path: Path) -> None:
+    """Refuse a workbook whose zip would unpack to more than is plausible (a zip bomb).
+
+    Read from the archive's directory only. Sizes in the directory can lie; zipfile
+    stops reading a member at its declared size, so a member that lies cannot unpack
+    to more than what was checked here.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise TableError(
+            f"not a readable .xlsx workbook ({error})", path=path, code="malformed"
+        ) from None
+    if len(members) > XLSX_MAX_MEMBERS:
+        raise TableError(
+            f"the workbook has {len(members)} parts (at most {XLSX_MAX_MEMBERS})",
+            path=path,
+            code="too_large",
+        )
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > XLSX_MAX_UNPACKED:
+        raise TableError(
+            f"the workbook would unpack to {unpacked} bytes (at most {XLSX_MAX_UNPACKED})",
+            path=path,
+            code="too_large",
+        )
+    for member in members:
+        ratio = member.file_size // max(member.compress_size, 1)
+        if member.file_size > 1024 * 1024 and ratio > XLSX_MAX_RATIO:
+            raise TableError(
+                f"{member.filename} is compressed {ratio}:1 (at most {XLSX_MAX_RATIO}:1):"
+                " not a spreadsheet a person saved",
+                path=path,
+                code="too_large",
+            )
+
+
 class _XlsxSource(_Source):
     def __init__(self, path: Path) -> None:
         self.path = path
+        check_xlsx_archive(path)
         openpyxl = _import("openpyxl")
         invalid_file = _import("openpyxl.utils.exceptions").InvalidFileException
         try:

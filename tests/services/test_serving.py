@@ -102,3 +102,33 @@ async def test_a_paused_carrier_is_asked_again_after_the_pause(served) -> None:
     after = await hub.check(request, dealer_id=None)
     assert after.devices[0].report.verdict is Verdict.RED
     assert hub.checker(None).paused == {}
+
+
+async def test_tenants_share_one_cap_on_requests_in_flight(tmp_path: Path) -> None:
+    """Two dealers checking at once: au still sees one request at a time."""
+    scenario = parse_scenario(
+        {"seed": 7, "default": "unregistered", "carriers": {"au": {"latency_ms": 200}}}
+    )
+    transport = httpx.ASGITransport(app=create_app(scenario))
+    settings = Settings.from_env(
+        {
+            "AKAROM_CARRIERS_URL": SANDBOX,
+            "AKAROM_RATE_LIMIT": "1000",
+            "AKAROM_CONCURRENCY": "1",
+            "AKAROM_DATA_DIR": str(tmp_path),
+        }
+    )
+    hub = Hub(settings, Store.open(None, tmp_path), transports=dict.fromkeys(Carrier, transport))
+    try:
+        assert hub.checker(1).limiter(Carrier.AU) is hub.checker(2).limiter(Carrier.AU)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await asyncio.gather(
+            *(
+                hub.check(CheckRequest(imeis=(imei,), carriers=(Carrier.AU,)), dealer_id=dealer)
+                for dealer, imei in ((1, RESTRICTED_AT_AU), (2, OK_AT_DOCOMO))
+            )
+        )
+        assert loop.time() - began >= 0.4  # one after the other, not side by side
+    finally:
+        await hub.aclose()

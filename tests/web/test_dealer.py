@@ -24,11 +24,11 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from akarom.config import Settings
-from akarom.domain import Carrier
+from akarom.domain import Carrier, Source, Status
 from akarom.sandbox import create_app as create_sandbox
 from akarom.sandbox import parse_scenario
 from akarom.services.accounts import create_dealer
-from akarom.storage import StoredDealer
+from akarom.storage import NewObservation, StoredDealer
 from akarom.storage.tables import User
 from akarom.web.app import create_app
 from akarom.web.security import EVIDENCE_CSP
@@ -557,6 +557,33 @@ async def test_another_dealer_sees_nothing_of_a_dealers_work(workspace) -> None:
         assert search.status_code == 404
         assert key not in (await b.get("/dealer/")).text
         assert await status_of(a, key) == "done"  # untouched
+
+
+async def test_a_reading_by_another_dealers_staff_does_not_name_them(workspace) -> None:
+    """Answers are one cache for every dealer; the names of who read them by hand are not."""
+    async with workspace() as ws:
+        store = ws.app.state.hub.store
+        reading = NewObservation(
+            imei=UNREGISTERED,
+            carrier=Carrier.AU,
+            status=Status.OK,
+            checked_at=datetime.now(UTC),
+            source=Source.MANUAL,
+            printed_symbol="○",
+            entered_by="a@example.jp",
+        )
+        await asyncio.to_thread(store.record, reading)
+        for name in ("a", "b"):
+            dealer = ws.dealers[name].id
+            await asyncio.to_thread(
+                store.note_dealer_devices, dealer, [UNREGISTERED], datetime.now(UTC)
+            )
+        own = await (await ws.signed_in("a@example.jp")).get(f"/dealer/devices/{UNREGISTERED}")
+        other = await (await ws.signed_in("b@example.jp")).get(f"/dealer/devices/{UNREGISTERED}")
+        assert "a@example.jp" in own.text
+        assert other.status_code == 200
+        assert "○" in other.text  # the answer itself is shared
+        assert "a@example.jp" not in other.text
 
 
 # --- users -------------------------------------------------------------------------

@@ -101,6 +101,7 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(ops_app) -> No
     big = b"x" * (MAX_BODY_BYTES + 1)
     declared = await client.post("/api/v1/batches", content=big)
     assert declared.status_code == 413
+    assert "content-security-policy" in declared.headers
     assert declared.json()["status"] == 413
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
@@ -117,6 +118,23 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(ops_app) -> No
         headers={"content-type": "multipart/form-data; boundary=BOUNDARY123"},
     )
     assert streamed.status_code == 413, streamed.text[-900:]
+
+
+async def test_the_session_cookie_is_secure_whenever_the_page_came_over_https(ops_app) -> None:
+    app, _ = ops_app
+    for scheme, secure in (("https", True), ("http", False)):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"{scheme}://t") as client:
+            cookie = (await client.get("/")).headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=lax" in cookie
+        assert ("secure" in cookie) is secure, scheme
+
+
+async def test_the_api_never_gets_a_session(ops_app) -> None:
+    _, client = ops_app
+    response = await client.get("/api/v1/devices/352099001761481")
+    assert "set-cookie" not in response.headers
 
 
 def test_logs_are_one_json_object_per_line() -> None:

@@ -212,7 +212,7 @@ def apikey_revoke(
     key_id: Annotated[int, typer.Argument(help="The key's id (from apikey list).")],
     lang: LangOption = None,
 ) -> None:
-    """API キーを無効にします。Revoke a key: it stops working at once."""
+    """API キーを無効にします。Revoke a key (a running server may accept it for 5 more s)."""
     from akarom.errors import UsageError
     from akarom.services.accounts import revoke_api_key
     from akarom.services.database import open_store

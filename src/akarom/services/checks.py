@@ -57,6 +57,7 @@ from akarom.errors import (
 from akarom.http import ON_REQUEST_SENT, build_client
 from akarom.identity import Identity, parse
 from akarom.ratelimit import RateLimiter, SpacingLedger
+from akarom.services._reading import read
 from akarom.services._writer import ObservationWriter
 from akarom.services.challenges import ChallengeDesk, ChallengeStatus, Person
 from akarom.storage import NewObservation, NewPage, Store, StoredObservation
@@ -71,6 +72,7 @@ __all__ = [
     "Person",
     "RetryPolicy",
     "adapter_for",
+    "carrier_limiters",
     "effective_limits",
 ]
 
@@ -277,6 +279,43 @@ class _CarrierLine:
             )
 
 
+def carrier_limiters(
+    settings: Settings,
+    *,
+    share_limits: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> dict[Carrier, RateLimiter]:
+    """One politeness limiter per carrier, as ``settings`` ask (never above a live
+    site's floor); with ``share_limits``, each keeps its gap through a ledger every
+    process on this machine reads."""
+    limiters = {}
+    for carrier in Carrier:
+        adapter_type = adapter_class(carrier)
+        configured = settings.carrier(carrier)
+        live = configured.base_url is None
+        rate, concurrency = effective_limits(
+            adapter_type, configured.rate_limit, configured.concurrency, live=live
+        )
+        if live and rate < configured.rate_limit:
+            logger.warning(
+                "%s: rate limit %.2f/s is above the live site's floor; using %.2f/s",
+                carrier,
+                configured.rate_limit,
+                rate,
+            )
+        host = configured.base_url or adapter_type.BASE_URL
+        ledger = (
+            SpacingLedger(settings.data_dir / "ratelimit", f"{carrier}@{host}")
+            if share_limits and SpacingLedger.available()
+            else None
+        )
+        limiters[carrier] = RateLimiter(
+            rate, concurrency, ledger=ledger, name=carrier.value, clock=clock, sleep=sleep
+        )
+    return limiters
+
+
 class Checker:
     """Checks devices against the carriers; use as ``async with Checker(settings) as c``."""
 
@@ -290,12 +329,15 @@ class Checker:
         person: Person | None = None,
         cache_window: timedelta = DEFAULT_CACHE_WINDOW,
         share_limits: bool = True,
+        limiters: Mapping[Carrier, RateLimiter] | None = None,
         pause_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``share_limits`` makes the per-carrier gap hold across processes (see ratelimit);
-        ``pause_s`` ends a carrier's pause after that long (None: it lasts the run)."""
+        ``limiters`` are the carriers' limiters when several Checkers share them (a
+        server's tenants: one cap on requests in flight per carrier, not one per
+        tenant); ``pause_s`` ends a carrier's pause after that long (None: the run)."""
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self.store = store
@@ -310,38 +352,21 @@ class Checker:
         self._lines: dict[Carrier, _CarrierLine] = {}
         # Every carrier of the one list, each with its adapter: a carrier without one
         # fails here, before any check starts (adapter_class raises LookupError).
+        limiters = limiters or carrier_limiters(
+            settings, share_limits=share_limits, clock=clock, sleep=sleep
+        )
         for carrier in Carrier:
             adapter_type = adapter_class(carrier)
-            configured = settings.carrier(carrier)
-            live = configured.base_url is None
-            rate, concurrency = effective_limits(
-                adapter_type, configured.rate_limit, configured.concurrency, live=live
-            )
-            if live and rate < configured.rate_limit:
-                logger.warning(
-                    "%s: rate limit %.2f/s is above the live site's floor; using %.2f/s",
-                    carrier,
-                    configured.rate_limit,
-                    rate,
-                )
-            host = configured.base_url or adapter_type.BASE_URL
-            ledger = (
-                SpacingLedger(settings.data_dir / "ratelimit", f"{carrier}@{host}")
-                if share_limits and SpacingLedger.available()
-                else None
-            )
-            limiter = RateLimiter(
-                rate, concurrency, ledger=ledger, name=carrier.value, clock=clock, sleep=sleep
-            )
+            limiter = limiters[carrier]
             transport = (transports or {}).get(carrier)
             client = build_client(limiter, transport=transport)
-            adapter = adapter_type(client, base_url=configured.base_url)
+            adapter = adapter_type(client, base_url=settings.carrier(carrier).base_url)
             logger.info(
                 "%s: %s, at most %.2f requests/s, %d at a time",
                 carrier,
                 adapter.base_url,
-                rate,
-                concurrency,
+                limiter.configured_rate_per_s,
+                limiter.concurrency,
             )
             self._lines[carrier] = _CarrierLine(adapter, limiter, pause_s=pause_s)
 
@@ -518,7 +543,9 @@ class Checker:
         self, imei: str, carriers: Sequence[Carrier], since: datetime | None = None
     ) -> dict[Carrier, CarrierResult]:
         """Stored answers young enough to reuse (or stored ``since``); failures never."""
-        stored = await asyncio.to_thread(self.stored_answers, [imei], cached_since=since)
+        if self.store is None:
+            return {}
+        stored = await read(self.store, self.stored_answers, [imei], cached_since=since)
         return _reused(stored.get(imei, {}), carriers)
 
     async def _ask(

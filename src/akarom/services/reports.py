@@ -12,7 +12,7 @@ from typing import Any
 from akarom.advice import Decision
 from akarom.domain import Carrier, CarrierResult, Status, Verdict
 from akarom.services.advising import DeviceAdvice, Role, SituationAdvice
-from akarom.services.checks import DeviceReport
+from akarom.services.checks import JST, DeviceReport
 from akarom.services.validation import invalid_message, validation_json
 from akarom.texts import Lang, text
 
@@ -64,7 +64,8 @@ def result_json(result: CarrierResult) -> dict[str, Any]:
         "carrier": result.carrier.value,
         "status": result.status.value,
         "symbol": result.symbol,
-        "checked_at": result.checked_at.isoformat(timespec="seconds")
+        # In Japan time, as the carriers date their answers, whether live or stored.
+        "checked_at": result.checked_at.astimezone(JST).isoformat(timespec="seconds")
         if result.checked_at
         else None,
         "source": result.source.value if result.source else None,

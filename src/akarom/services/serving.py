@@ -9,8 +9,9 @@ carrier, the same database pool and the same advice rules:
 - one ``Checker`` per tenant, made when first needed: the public page's has nobody
   to answer a captcha (the carrier pauses for a while), a dealer's posts captchas
   and pages to read to that dealer's staff queue (``ChallengeQueue(tenant=…)``).
-  Every Checker of the process paces each carrier through the same ledger, so
-  more tenants never mean more requests per second at a carrier;
+  Every Checker of the process asks each carrier through the same limiter (one
+  pace, one cap on requests in flight), so more tenants never mean more requests
+  at a carrier;
 - the advice rules, loaded once at start (a broken rules file stops the start).
 
 A pause (a block, or a captcha nobody answered) lasts ``pause_s`` in a server, not
@@ -28,10 +29,11 @@ import httpx
 
 from akarom.config import Settings
 from akarom.domain import Carrier, CarrierResult
+from akarom.ratelimit import RateLimiter
 from akarom.services.advising import RuleSet, load_advice_rules, today_in_japan
 from akarom.services.challenges import ChallengeQueue
 from akarom.services.checking import CheckOutcome, CheckRequest, check_with
-from akarom.services.checks import Checker
+from akarom.services.checks import Checker, carrier_limiters
 from akarom.storage import Store
 
 __all__ = ["DEFAULT_PAUSE_S", "Hub", "tenant_of"]
@@ -64,6 +66,8 @@ class Hub:
     observers: list[Callable[[CarrierResult], None]] = field(default_factory=list)
     rules: RuleSet = field(init=False)
     _checkers: dict[str | None, Checker] = field(init=False, default_factory=dict)
+    #: One limiter per carrier for every tenant's Checker: one pace, one cap in flight.
+    _limiters: dict[Carrier, RateLimiter] | None = field(init=False, default=None)
     started_at: datetime = field(init=False, default_factory=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
@@ -77,11 +81,14 @@ class Hub:
             person = (
                 None if tenant is None else ChallengeQueue(tenant=tenant, patience=STAFF_PATIENCE)
             )
+            if self._limiters is None:
+                self._limiters = carrier_limiters(self.settings)
             checker = Checker(
                 self.settings,
                 store=self.store,
                 person=person,
                 transports=self.transports,
+                limiters=self._limiters,
                 pause_s=self.pause_s,
             )
             checker.observers = self.observers  # one list: observers added later see all

@@ -163,7 +163,12 @@ def open_engine(url: str | None, data_dir: Path) -> Engine:
     if backend == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     try:
-        engine = create_engine(parsed, connect_args=connect_args)
+        # A server reads from as many worker threads as asyncio.to_thread runs at once;
+        # with fewer pooled connections than that, each request past the pool opened
+        # (and configured) a new connection and closed it again.
+        engine = create_engine(
+            parsed, connect_args=connect_args, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+        )
     except NoSuchModuleError:
         raise StorageError(f"unknown database driver in {shown}") from None
     except ImportError as err:
@@ -178,6 +183,11 @@ def open_engine(url: str | None, data_dir: Path) -> Engine:
         engine.dispose()
         raise StorageError(f"cannot open the database {shown}: {_first_line(err)}") from None
     return engine
+
+
+#: Connections kept open, and opened beyond those at busy moments (then closed).
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
 
 
 def _configure_sqlite(engine: Engine) -> None:

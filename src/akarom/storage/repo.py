@@ -59,6 +59,7 @@ from akarom.storage.tables import (
     Base,
     BulkRow,
     BulkRun,
+    DealerDevice,
     EvidenceBlob,
     EvidencePage,
     Observation,
@@ -120,6 +121,18 @@ _COUNTS_QUERY = (
         _OBSERVATIONS.c.tac.in_(bindparam("tacs", expanding=True)),
     )
     .group_by(_OBSERVATIONS.c.tac, _OBSERVATIONS.c.carrier)
+)
+
+
+_HISTORY = (
+    select(_OBSERVATIONS)
+    .where(_OBSERVATIONS.c.imei == bindparam("imei"))
+    .order_by(_OBSERVATIONS.c.checked_at, _OBSERVATIONS.c.id)
+)
+_DEALER_DEVICES = Base.metadata.tables[DealerDevice.__tablename__]
+_DEALER_HAS = select(_DEALER_DEVICES.c.imei).where(
+    _DEALER_DEVICES.c.dealer_id == bindparam("dealer_id"),
+    _DEALER_DEVICES.c.imei == bindparam("imei"),
 )
 
 
@@ -411,6 +424,11 @@ class Store:
     def engine(self) -> Engine:
         return self._engine
 
+    @property
+    def local(self) -> bool:
+        """Whether the database is a file on this machine (SQLite), not a server."""
+        return self._engine.dialect.name == "sqlite"
+
     def describe(self) -> str:
         """Where the database is (password hidden) and how many observations it holds."""
         location = self.engine.url.render_as_string(hide_password=True)
@@ -695,13 +713,17 @@ class Store:
 
     def history(self, imei: str) -> list[StoredObservation]:
         """Every observation of ``imei``, oldest first (failures included)."""
-        query = (
-            select(Observation)
-            .where(Observation.imei == imei)
-            .order_by(Observation.checked_at, Observation.id)
-        )
-        with self._reading("read the history") as session:
-            return [_observation(row) for row in session.scalars(query)]
+        with self._read_connection("read the history") as connection:
+            return [_observation(row) for row in connection.execute(_HISTORY, {"imei": imei})]
+
+    def dealer_history(self, dealer_id: int, imei: str) -> list[StoredObservation] | None:
+        """``history`` of a device the dealer has checked; None when it has not (then the
+        device is none of its business). One read transaction: an API's hot path."""
+        with self._read_connection("read the dealer's device") as connection:
+            known = connection.execute(_DEALER_HAS, {"dealer_id": dealer_id, "imei": imei})
+            if known.first() is None:
+                return None
+            return [_observation(row) for row in connection.execute(_HISTORY, {"imei": imei})]
 
     def observation(self, observation_id: int) -> StoredObservation | None:
         """One observation by its id (whose device it is decides who may see its pages)."""

@@ -33,12 +33,13 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 
 from akarom.domain import Carrier
 from akarom.errors import InvalidImei, UsageError
+from akarom.services._reading import read
 from akarom.services.accounts import hash_key, key_owner
 from akarom.services.advising import advise, today_in_japan
 from akarom.services.checking import CheckRequest
 from akarom.services.checks import JST
-from akarom.services.devices import device_observations, report_from
-from akarom.services.jobs import Jobs, TableError, batch_input
+from akarom.services.devices import report_from
+from akarom.services.jobs import TableError, batch_input
 from akarom.services.options import Role, carriers_named
 from akarom.services.reports import device_json, invalid_message
 from akarom.services.serving import Hub
@@ -46,6 +47,7 @@ from akarom.services.validation import parse_imei
 from akarom.storage import JobKind, JobSource, StoredApiKey, StoredJob
 from akarom.texts import Lang
 from akarom.web.app import problem
+from akarom.web.state import hub_of, jobs_of
 
 __all__ = ["DEFAULT_LIMITS", "LIMIT_VARIABLE", "router"]
 
@@ -212,16 +214,6 @@ class Caller:
     key_id: int
 
 
-def _hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-def _jobs(request: Request) -> Jobs:
-    jobs: Jobs = request.app.state.jobs
-    return jobs
-
-
 def _lang(request: Request, lang: str | None) -> Lang:
     if lang in ("ja", "en"):
         return lang  # type: ignore[return-value]  # narrowed just above
@@ -241,7 +233,7 @@ async def _caller(
     )
     if credentials is None or not credentials.credentials:
         raise refused
-    hub = _hub(request)
+    hub = hub_of(request)
     key = await _live_key(request, hub, credentials.credentials)
     if key is None:
         raise refused
@@ -289,7 +281,7 @@ async def _live_key(request: Request, hub: Hub, secret: str) -> StoredApiKey | N
     remembered = known.get(digest)
     if remembered is not None and now < remembered[0]:
         return remembered[1]
-    key = await asyncio.to_thread(key_owner, hub.store, secret)
+    key = await read(hub.store, key_owner, hub.store, secret)
     if key is None:
         known.pop(digest, None)
     else:
@@ -365,7 +357,7 @@ async def post_check(
         carriers = carriers_named(body.carriers) if body.carriers else None
     except UsageError as err:
         return problem(422, "Unprocessable Content", str(err), error="carrier")
-    hub = _hub(request)
+    hub = hub_of(request)
     outcome = await hub.check(
         CheckRequest(
             imeis=(body.imei,),
@@ -413,7 +405,8 @@ def _batch_body(job: StoredJob) -> dict[str, Any]:
 
 async def _batch_of(request: Request, caller: Caller, batch_id: str) -> StoredJob:
     """The caller's batch, or 404 (also when it is another dealer's)."""
-    job = await asyncio.to_thread(_hub(request).store.job, batch_id, caller.dealer_id)
+    store = hub_of(request).store
+    job = await read(store, store.job, batch_id, caller.dealer_id)
     if job is None or job.kind is not JobKind.BATCH:
         raise _not_found("batch")
     return job
@@ -482,7 +475,7 @@ async def post_batch(
             status_code=415, detail="send JSON {'imeis': [...]} or a multipart 'file'"
         )
     try:
-        job, created = await _jobs(request).submit_batch(
+        job, created = await jobs_of(request).submit_batch(
             dealer_id=caller.dealer_id,
             input_name=name,
             data=data,
@@ -555,13 +548,13 @@ async def get_results(
     """Every row's result so far, in row order (JSON lines); or the report once done (CSV)."""
     job = await _batch_of(request, caller, batch_id)
     if format == "csv":
-        path = _jobs(request).report_path(job)
+        path = jobs_of(request).report_path(job)
         if path is None:
             raise HTTPException(status_code=409, detail=f"the batch is {job.status.value}")
         return FileResponse(
             path, media_type="text/csv; charset=utf-8", filename=f"akarom-{job.key}.csv"
         )
-    store = _hub(request).store
+    store = hub_of(request).store
 
     async def lines() -> AsyncIterator[bytes]:
         after: int | None = None
@@ -586,7 +579,7 @@ async def get_results(
 )
 async def delete_batch(request: Request, batch_id: str, caller: Worker) -> Response:
     job = await _batch_of(request, caller, batch_id)  # a check job's key is no batch: 404
-    cancelled = await _jobs(request).cancel(job.key, dealer_id=caller.dealer_id)
+    cancelled = await jobs_of(request).cancel(job.key, dealer_id=caller.dealer_id)
     if cancelled is None:
         raise _not_found("batch")
     return JSONResponse(_batch_body(cancelled), status_code=202)
@@ -617,15 +610,14 @@ async def get_device(
     404 unless this dealer has checked the device, exactly as for a device nobody has.
     """
     chosen = _lang(request, lang)
-    hub = _hub(request)
+    hub = hub_of(request)
     try:
         identity = parse_imei(imei)
     except InvalidImei:
         raise _not_found("device") from None
-    known = await asyncio.to_thread(hub.store.dealer_has_device, caller.dealer_id, identity.value)
-    if not known:
+    observations = await read(hub.store, hub.store.dealer_history, caller.dealer_id, identity.value)
+    if observations is None:  # never checked by this dealer: as for a device nobody has
         raise _not_found("device")
-    observations = await asyncio.to_thread(device_observations, hub.store, identity.value)
     report = report_from(identity.value, observations)  # one read: the history holds it all
     checker = hub.checker(caller.dealer_id)
     manual_urls = {carrier: checker.adapter(carrier).entry_url for carrier in Carrier}

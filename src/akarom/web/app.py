@@ -50,14 +50,12 @@ def create_app(
     *,
     demo: bool = False,
     transports: Mapping[Carrier, httpx.AsyncBaseTransport] | None = None,
-    secure_cookies: bool = False,
     public_checks_per_hour: int = PUBLIC_CHECKS_PER_HOUR,
     on_start: Callable[[Hub], object] | None = None,
 ) -> FastAPI:
     """The web app and API for ``settings``.
 
     ``transports`` replaces the carriers' network (the demo's sandbox, tests);
-    ``secure_cookies`` marks the session cookie Secure (a server reached over HTTPS);
     ``on_start`` runs once the Hub is open (the demo's dealer is made there).
     """
 
@@ -99,11 +97,9 @@ def create_app(
     for router in _routers():
         app.include_router(router)
 
-    app.add_middleware(
-        PageSessions, secret_key=secret_key(settings.data_dir), https_only=secure_cookies
-    )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(PageSessions, secret_key=secret_key(settings.data_dir))
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outside the body limit: its 413 has them too
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
 
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]

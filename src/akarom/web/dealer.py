@@ -41,7 +41,7 @@ from akarom.services.challenges import (
 )
 from akarom.services.checks import JST
 from akarom.services.history import HistoryEntry, device_history
-from akarom.services.serving import Hub, tenant_of
+from akarom.services.serving import tenant_of
 from akarom.services.validation import parse_imei
 from akarom.storage import (
     ChallengeKind,
@@ -57,9 +57,10 @@ from akarom.storage import (
 from akarom.texts import Lang, text
 from akarom.web.rendering import page, request_lang
 from akarom.web.security import EVIDENCE_CSP, check_csrf, ensure_csrf
+from akarom.web.state import hub_of, jobs_of
 
 if TYPE_CHECKING:
-    from akarom.services.jobs import InProcessJobs
+    from akarom.services.jobs import Jobs
 
 __all__ = ["LOGIN_LIMIT", "current_user", "router"]
 
@@ -109,23 +110,13 @@ router = APIRouter(prefix="/dealer", route_class=_WorkspaceRoute, include_in_sch
 # --- who is asking ---------------------------------------------------------------
 
 
-def _hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-def _jobs(request: Request) -> InProcessJobs:
-    jobs: InProcessJobs = request.app.state.jobs
-    return jobs
-
-
 async def current_user(request: Request) -> StoredUser:
     """The signed-in user, read afresh each request (disabled since: signed out)."""
     session = request.session
     user_id, dealer_id = session.get("user_id"), session.get("dealer_id")
     if not isinstance(user_id, int) or not isinstance(dealer_id, int):
         raise _LoginRequired
-    user = await asyncio.to_thread(_hub(request).store.user, user_id)
+    user = await asyncio.to_thread(hub_of(request).store.user, user_id)
     if user is None or not user.active or user.dealer_id != dealer_id:
         session.clear()
         raise _LoginRequired
@@ -170,7 +161,7 @@ async def login(
             )
             response.headers["Retry-After"] = str(wait)
             return response
-    hub = _hub(request)
+    hub = hub_of(request)
     user = await asyncio.to_thread(authenticate, hub.store, address, password)
     if user is None:
         # One message whatever went wrong: it never tells whether the address has an account.
@@ -200,7 +191,7 @@ async def logout(request: Request) -> Response:
 async def _home(
     request: Request, user: StoredUser, *, error: str | None = None, status_code: int = 200
 ) -> Response:
-    store = _hub(request).store
+    store = hub_of(request).store
     jobs = await asyncio.to_thread(store.jobs, user.dealer_id, 50)
     runs = [job for job in jobs if job.kind is JobKind.BATCH][:_RECENT_RUNS]
     waiting = await asyncio.to_thread(
@@ -244,7 +235,7 @@ async def upload(
             request, user, error=text("web.dealer.upload.empty", lang), status_code=400
         )
     try:
-        job, _ = await _jobs(request).submit_batch(
+        job, _ = await jobs_of(request).submit_batch(
             dealer_id=user.dealer_id,
             input_name=_base_name(file.filename),
             data=data,
@@ -262,7 +253,7 @@ async def upload(
 
 
 async def _batch(request: Request, user: StoredUser, key: str) -> StoredJob:
-    job = await asyncio.to_thread(_hub(request).store.job, key, user.dealer_id)
+    job = await asyncio.to_thread(hub_of(request).store.job, key, user.dealer_id)
     if job is None or job.kind is not JobKind.BATCH:
         raise HTTPException(status_code=404)
     return job
@@ -270,7 +261,7 @@ async def _batch(request: Request, user: StoredUser, key: str) -> StoredJob:
 
 async def _batch_context(request: Request, user: StoredUser, job: StoredJob) -> dict[str, Any]:
     lang = request_lang(request)
-    hub = _hub(request)
+    hub = hub_of(request)
     store = hub.store
     tenant = tenant_of(user.dealer_id)
     # The queue is the dealer's, not the batch's: a running batch waits for any of them
@@ -296,11 +287,11 @@ async def _batch_context(request: Request, user: StoredUser, job: StoredJob) -> 
         ],
         "can_cancel": not job.status.finished and not job.cancel_requested,
         "can_resume": job.status in (JobStatus.CANCELLED, JobStatus.FAILED),
-        "has_report": await asyncio.to_thread(_has_report, _jobs(request), job),
+        "has_report": await asyncio.to_thread(_has_report, jobs_of(request), job),
     }
 
 
-def _has_report(jobs: InProcessJobs, job: StoredJob) -> bool:
+def _has_report(jobs: Jobs, job: StoredJob) -> bool:
     path = jobs.report_path(job)
     return path is not None and path.is_file()
 
@@ -322,7 +313,7 @@ async def batch_live(request: Request, user: User, key: str) -> Response:
 @router.post("/batches/{key}/cancel", dependencies=[Csrf])
 async def cancel(request: Request, user: User, key: str) -> Response:
     await _batch(request, user, key)
-    if await _jobs(request).cancel(key, dealer_id=user.dealer_id) is None:
+    if await jobs_of(request).cancel(key, dealer_id=user.dealer_id) is None:
         raise HTTPException(status_code=404)
     return RedirectResponse(f"/dealer/batches/{key}", status_code=303)
 
@@ -330,7 +321,7 @@ async def cancel(request: Request, user: User, key: str) -> Response:
 @router.post("/batches/{key}/resume", dependencies=[Csrf])
 async def resume(request: Request, user: User, key: str) -> Response:
     await _batch(request, user, key)
-    if await _jobs(request).resume(key, dealer_id=user.dealer_id) is None:
+    if await jobs_of(request).resume(key, dealer_id=user.dealer_id) is None:
         raise HTTPException(status_code=404)
     return RedirectResponse(f"/dealer/batches/{key}", status_code=303)
 
@@ -338,7 +329,7 @@ async def resume(request: Request, user: User, key: str) -> Response:
 @router.get("/batches/{key}/report")
 async def report(request: Request, user: User, key: str) -> Response:
     job = await _batch(request, user, key)
-    path = _jobs(request).report_path(job)
+    path = jobs_of(request).report_path(job)
     if path is None or not await asyncio.to_thread(path.is_file):
         raise HTTPException(status_code=404)
     return FileResponse(
@@ -370,7 +361,7 @@ def _attachment(name: str) -> str:
 
 @router.get("/search")
 async def search(request: Request, user: User, imei: str = "") -> Response:
-    store = _hub(request).store
+    store = hub_of(request).store
     asked = imei.strip()[:64]
     found: list[dict[str, str]] = []
     if asked:
@@ -399,7 +390,7 @@ async def search(request: Request, user: User, imei: str = "") -> Response:
 
 async def _queue_context(request: Request, user: StoredUser, *, after: int = 0) -> dict[str, Any]:
     waiting = await asyncio.to_thread(
-        open_challenges, _hub(request).store, tenant=tenant_of(user.dealer_id)
+        open_challenges, hub_of(request).store, tenant=tenant_of(user.dealer_id)
     )
     lang = request_lang(request)
     shown = [_challenge_view(c, lang) for c in waiting if c.id > after]
@@ -449,7 +440,7 @@ async def queue_live(request: Request, user: User, after: int = 0) -> Response:
 @router.get("/queue/{challenge_id}/image")
 async def challenge_image(request: Request, user: User, challenge_id: int) -> Response:
     challenge = await asyncio.to_thread(
-        _hub(request).store.challenge, challenge_id, tenant=tenant_of(user.dealer_id)
+        hub_of(request).store.challenge, challenge_id, tenant=tenant_of(user.dealer_id)
     )
     if challenge is None or challenge.kind is not ChallengeKind.CAPTCHA or not challenge.image:
         raise HTTPException(status_code=404)
@@ -469,7 +460,7 @@ async def answer(
     answer: Annotated[str, Form(max_length=64)] = "",
     action: Annotated[str, Form(max_length=10)] = "answer",
 ) -> Response:
-    store = _hub(request).store
+    store = hub_of(request).store
     tenant = tenant_of(user.dealer_id)
     try:
         if action == "skip":
@@ -495,7 +486,7 @@ async def answer(
 
 @router.get("/devices/{imei}")
 async def device(request: Request, user: User, imei: str) -> Response:
-    store = _hub(request).store
+    store = hub_of(request).store
     try:
         value = parse_imei(imei).value
     except InvalidImei:
@@ -503,6 +494,9 @@ async def device(request: Request, user: User, imei: str) -> Response:
     if value != imei or not await asyncio.to_thread(store.dealer_has_device, user.dealer_id, value):
         raise HTTPException(status_code=404)
     entries = await asyncio.to_thread(device_history, store, value)
+    # Answers are shared by every dealer (one cache); who read a page by hand is not:
+    # a name is shown only when it is one of this dealer's own people.
+    own_people = {staff.email for staff in await asyncio.to_thread(store.users, user.dealer_id)}
     lang = request_lang(request)
     return page(
         request,
@@ -510,7 +504,7 @@ async def device(request: Request, user: User, imei: str) -> Response:
         {
             **_common(request, user),
             "imei": value,
-            "entries": [_entry_view(entry, lang) for entry in reversed(entries)],
+            "entries": [_entry_view(entry, lang, own_people) for entry in reversed(entries)],
         },
     )
 
@@ -519,7 +513,7 @@ async def device(request: Request, user: User, imei: str) -> Response:
 async def evidence(request: Request, user: User, observation_id: int, seq: int) -> Response:
     """A carrier's page as it was kept, to be looked at, never run: ``EVIDENCE_CSP``
     sandboxes it (no script, an opaque origin without the workspace's cookies)."""
-    store = _hub(request).store
+    store = hub_of(request).store
     observation = await asyncio.to_thread(store.observation, observation_id)
     if observation is None or not await asyncio.to_thread(
         store.dealer_has_device, user.dealer_id, observation.imei
@@ -579,7 +573,7 @@ async def _users(
     added: bool = False,
     status_code: int = 200,
 ) -> Response:
-    users = await asyncio.to_thread(_hub(request).store.users, user.dealer_id)
+    users = await asyncio.to_thread(hub_of(request).store.users, user.dealer_id)
     ensure_csrf(request)
     return page(
         request,
@@ -618,7 +612,7 @@ async def create_user(
     admin = _admin(user)
     try:
         await asyncio.to_thread(
-            add_user, _hub(request).store, admin.dealer_id, email, password, UserRole.STAFF
+            add_user, hub_of(request).store, admin.dealer_id, email, password, UserRole.STAFF
         )
     except UsageError as problem:
         message = text(problem.key, request_lang(request)).format(**problem.fields)
@@ -739,8 +733,9 @@ def _challenge_view(challenge: StoredChallenge, lang: Lang) -> dict[str, Any]:
     }
 
 
-def _entry_view(entry: HistoryEntry, lang: Lang) -> dict[str, Any]:
+def _entry_view(entry: HistoryEntry, lang: Lang, own_people: set[str]) -> dict[str, Any]:
     observation = entry.observation
+    by = observation.entered_by
     return {
         "id": observation.id,
         "carrier": observation.carrier.label(lang),
@@ -748,7 +743,7 @@ def _entry_view(entry: HistoryEntry, lang: Lang) -> dict[str, Any]:
         "symbol": observation.status.symbol,
         "checked_at": _when(observation.checked_at),
         "source": _source_label(observation.source, lang),
-        "entered_by": observation.entered_by or "",
+        "entered_by": by if by in own_people else "",
         "message": observation.message or "",
         "error": _error_text(observation.error, lang),
         "pages": [

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from akarom.domain import CarrierResult
 from akarom.storage import Store
+from akarom.web.state import hub_of
 
 __all__ = ["Metrics", "RequestMetrics", "router"]
 
@@ -126,7 +127,7 @@ async def healthz() -> JSONResponse:
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
     """The database answers (and the job runner runs)."""
-    hub = request.app.state.hub
+    hub = hub_of(request)
     try:
         await asyncio.wait_for(asyncio.to_thread(hub.store.ping), timeout=5)
     except Exception as problem:  # noqa: BLE001 - any failure means not ready

@@ -39,13 +39,14 @@ from akarom.storage.jobs import JobKind, StoredJob
 from akarom.texts import Lang
 from akarom.web.rendering import page, request_lang
 from akarom.web.security import check_csrf, ensure_csrf
+from akarom.web.state import hub_of
 
 if TYPE_CHECKING:
     from akarom.services.barcode import PhotoReading
 
 __all__ = ["PUBLIC_SCANS_PER_HOUR", "router"]
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages, not API operations
 
 #: How many photos one address may have read in an hour (decoding costs CPU, not carriers).
 PUBLIC_SCANS_PER_HOUR = 30
@@ -261,7 +262,7 @@ async def live(request: Request, key: str, role: str = Role.BUYER.value) -> Resp
 async def _view(request: Request, key: str, role: Role) -> dict[str, Any]:
     if not _JOB_KEY.fullmatch(key):
         raise HTTPException(status_code=404)
-    hub = request.app.state.hub
+    hub = hub_of(request)
     job: StoredJob | None = await asyncio.to_thread(hub.store.job, key, None)
     if job is None or job.dealer_id is not None or job.kind is not JobKind.CHECK:
         raise HTTPException(status_code=404)
@@ -433,7 +434,7 @@ def _advice(
         return None
     day = _advice_day(stored)
     statuses = {carrier: found.status for carrier, found in results.items()}
-    rules = request.app.state.hub.rules
+    rules = hub_of(request).rules
     advised: DeviceAdvice = advise(
         Answer.from_symbols(verdict, origin, statuses), rules, role, on=day
     )

@@ -83,31 +83,40 @@ class SecurityHeaders:
 
 
 class PageSessions:
-    """Sessions (a signed cookie) for the pages only.
+    """Sessions (a signed cookie) for the pages only, Secure whenever the page came
+    over HTTPS.
 
     The API authenticates every request with its key and the operations endpoints
     with nothing: decoding and re-signing a cookie there would be work for nobody,
-    and a browser's session cookie must never authenticate an API call.
+    and a browser's session cookie must never authenticate an API call. The scheme
+    is the request's own, or the one a proxy on this machine says it served
+    (``X-Forwarded-Proto``, trusted from loopback only, as uvicorn does): a cookie
+    marked Secure on a plain-http page would be dropped and every form refused.
     """
 
     _WITHOUT = ("/api/", "/static/", "/healthz", "/readyz", "/metrics", "/openapi.json")
 
-    def __init__(self, app: ASGIApp, *, secret_key: str, https_only: bool) -> None:
+    def __init__(self, app: ASGIApp, *, secret_key: str) -> None:
         self.app = app
-        self.with_sessions = SessionMiddleware(
-            app,
-            secret_key=secret_key,
-            session_cookie="akarom_session",
-            max_age=12 * 3600,
-            same_site="lax",
-            https_only=https_only,
+        self.over_https, self.over_http = (
+            SessionMiddleware(
+                app,
+                secret_key=secret_key,
+                session_cookie="akarom_session",
+                max_age=12 * 3600,
+                same_site="lax",
+                https_only=secure,
+            )
+            for secure in (True, False)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self._WITHOUT):
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(self._WITHOUT):
             await self.app(scope, receive, send)
+        elif scope.get("scheme") == "https":
+            await self.over_https(scope, receive, send)
         else:
-            await self.with_sessions(scope, receive, send)
+            await self.over_http(scope, receive, send)
 
 
 def secret_key(data_dir: Path) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import logging.config
@@ -50,18 +49,10 @@ def _log_config() -> dict[str, Any]:
     }
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def run_server(settings: Settings, *, host: str, port: int, demo: bool) -> None:
-    """Serve until interrupted (blocking). Session cookies are Secure unless the server
-    listens only on this machine (then it is reached over plain http://localhost)."""
+    """Serve until interrupted (blocking). A proxy on this machine that terminates TLS
+    says so with ``X-Forwarded-Proto`` (trusted from loopback only): the session cookie
+    is then Secure."""
     import uvicorn
 
     from akarom.web.app import create_app
@@ -78,7 +69,6 @@ def run_server(settings: Settings, *, host: str, port: int, demo: bool) -> None:
         settings,
         demo=demo,
         transports=transports,
-        secure_cookies=not _loopback(host),
         on_start=on_start,
     )
     shown = f"[{host}]" if ":" in host else host
