@@ -51,6 +51,7 @@ from akarom.services.serving import Hub
 from akarom.web.app import create_app
 from akarom.web.demo import demo_login, demo_settings
 from tests.cli_support import free_port
+from tests.web.conftest import CaptchaCodes
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -67,23 +68,6 @@ VIEWPORTS: dict[str, dict[str, Any]] = {
     },
     "desktop": {"viewport": {"width": 1280, "height": 800}},
 }
-
-
-class CaptchaCodes(httpx.AsyncBaseTransport):
-    """The sandbox's transport, noting the code each docomo captcha image carries."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.codes: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        if code := response.headers.get("x-sandbox-captcha"):
-            self.codes.append(code)
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 @dataclass

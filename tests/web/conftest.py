@@ -48,6 +48,24 @@ class Served:
         return sum(carrier["requests"] for carrier in stats["carriers"].values())
 
 
+class CaptchaCodes(httpx.AsyncBaseTransport):
+    """The sandbox, watched: a captcha's code is read as a person reads the image (here
+    from the sandbox's test-only ``X-Sandbox-Captcha`` header)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.codes: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if code := response.headers.get("x-sandbox-captcha"):
+            self.codes.append(code)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 def web_settings(data_dir: Path) -> Settings:
     return Settings.from_env(
         {
@@ -59,12 +77,26 @@ def web_settings(data_dir: Path) -> Settings:
     )
 
 
-def sandbox_app(latency_ms: int = 0) -> Any:
-    """The sandbox of tests/services, each carrier answering after ``latency_ms``."""
-    carriers = {key: {"latency_ms": latency_ms} for key in (c.value for c in Carrier)}
+def sandbox_app(
+    latency_ms: int = 0,
+    *,
+    carriers: dict[str, Any] | None = None,
+    devices: dict[str, Any] | None = None,
+    seed: int = 7,
+) -> Any:
+    """The sandbox of tests/services, each carrier answering after ``latency_ms`` and
+    set as ``carriers`` says (e.g. ``{"docomo": {"mode": "captcha"}}``)."""
+    settings = {key: {"latency_ms": latency_ms} for key in (c.value for c in Carrier)}
+    for key, extra in (carriers or {}).items():
+        settings[key] = settings[key] | extra
     return create_sandbox(
         parse_scenario(
-            {"seed": 7, "default": "unregistered", "carriers": carriers, "devices": DEVICES}
+            {
+                "seed": seed,
+                "default": "unregistered",
+                "carriers": settings,
+                "devices": DEVICES | (devices or {}),
+            }
         )
     )
 

@@ -23,47 +23,29 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from akarom.config import Settings
 from akarom.domain import Carrier, Source, Status
-from akarom.sandbox import create_app as create_sandbox
-from akarom.sandbox import parse_scenario
 from akarom.services.accounts import create_dealer
 from akarom.storage import NewObservation, StoredDealer
 from akarom.storage.tables import User
 from akarom.web.app import create_app
 from akarom.web.security import EVIDENCE_CSP
 from tests.services.conftest import (
-    DEVICES,
     OK_AT_DOCOMO,
     PENDING_AT_SOFTBANK,
     RESTRICTED_AT_AU,
     UNREGISTERED,
 )
+from tests.web.conftest import CaptchaCodes, sandbox_app, web_settings
 
 SANDBOX = "http://sandbox.test"
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-class RecordingTransport(httpx.AsyncBaseTransport):
-    """The sandbox, watched: a captcha's code is read as a person reads the image (here
-    from the sandbox's test-only ``X-Sandbox-Captcha`` header)."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.codes: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        if code := response.headers.get("x-sandbox-captcha"):
-            self.codes.append(code)
-        return response
-
-
 @dataclass
 class Workspace:
     app: FastAPI
-    sandbox: RecordingTransport
+    sandbox: CaptchaCodes
     dealers: dict[str, StoredDealer] = field(default_factory=dict)
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
@@ -92,23 +74,9 @@ def workspace(tmp_path: Path) -> Opener:
     async def open_workspace(
         carriers: dict[str, Any] | None = None, devices: dict[str, Any] | None = None
     ) -> AsyncIterator[Workspace]:
-        scenario = parse_scenario(
-            {
-                "seed": 3,
-                "default": "unregistered",
-                "carriers": carriers or {},
-                "devices": DEVICES | (devices or {}),
-            }
-        )
-        sandbox = RecordingTransport(httpx.ASGITransport(app=create_sandbox(scenario)))
-        settings = Settings.from_env(
-            {
-                "AKAROM_CARRIERS_URL": SANDBOX,
-                "AKAROM_RATE_LIMIT": "1000",
-                "AKAROM_CONCURRENCY": "4",
-                "AKAROM_DATA_DIR": str(tmp_path),
-            }
-        )
+        app = sandbox_app(carriers=carriers, devices=devices, seed=3)
+        sandbox = CaptchaCodes(httpx.ASGITransport(app=app))
+        settings = web_settings(tmp_path)
         app = create_app(settings, transports=dict.fromkeys(Carrier, sandbox))
         async with app.router.lifespan_context(app):
             store = app.state.hub.store

@@ -11,29 +11,19 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from akarom.config import Settings
 from akarom.domain import Carrier
-from akarom.sandbox import create_app as create_sandbox
-from akarom.sandbox import parse_scenario
 from akarom.web.app import create_app
 from akarom.web.security import MAX_BODY_BYTES
 from akarom.web.server import JsonFormatter
+from tests.web.conftest import sandbox_app, web_settings
 
 SANDBOX = "http://sandbox.test"
 
 
 @pytest.fixture
 async def ops_app(tmp_path: Path) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    scenario = parse_scenario({"seed": 1, "default": "unregistered"})
-    transport = httpx.ASGITransport(app=create_sandbox(scenario))
-    settings = Settings.from_env(
-        {
-            "AKAROM_CARRIERS_URL": SANDBOX,
-            "AKAROM_RATE_LIMIT": "1000",
-            "AKAROM_DATA_DIR": str(tmp_path),
-        }
-    )
-    app = create_app(settings, transports=dict.fromkeys(Carrier, transport))
+    transport = httpx.ASGITransport(app=sandbox_app())
+    app = create_app(web_settings(tmp_path), transports=dict.fromkeys(Carrier, transport))
     async with app.router.lifespan_context(app):
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
         async with client:

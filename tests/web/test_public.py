@@ -15,21 +15,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from akarom.config import Settings
 from akarom.domain import Carrier
-from akarom.sandbox import create_app as create_sandbox
-from akarom.sandbox import parse_scenario
 from akarom.storage import JobKind, JobSource, JobStatus, NewJob
 from akarom.texts import Lang, text
 from akarom.web.app import create_app
 from tests.labels import box_label
 from tests.services.conftest import (
-    DEVICES,
     OK_AT_DOCOMO,
     PENDING_AT_SOFTBANK,
     RESTRICTED_AT_AU,
     UNREGISTERED,
 )
+from tests.web.conftest import sandbox_app, web_settings
 
 SANDBOX = "http://sandbox.test"
 #: A second valid IMEI for a dual-SIM label (the IMEI2 beside OK_AT_DOCOMO).
@@ -81,20 +78,9 @@ def open_site(tmp_path: Path) -> OpenSite:
     async def opened(
         carriers: dict[str, Any] | None = None, checks_per_hour: int = 100, demo: bool = False
     ) -> AsyncIterator[Site]:
-        scenario = parse_scenario(
-            {"seed": 3, "default": "unregistered", "carriers": carriers or {}, "devices": DEVICES}
-        )
-        transport = httpx.ASGITransport(app=create_sandbox(scenario))
-        settings = Settings.from_env(
-            {
-                "AKAROM_CARRIERS_URL": SANDBOX,
-                "AKAROM_RATE_LIMIT": "1000",
-                "AKAROM_CONCURRENCY": "4",
-                "AKAROM_DATA_DIR": str(tmp_path),
-            }
-        )
+        transport = httpx.ASGITransport(app=sandbox_app(carriers=carriers, seed=3))
         app = create_app(
-            settings,
+            web_settings(tmp_path),
             transports=dict.fromkeys(Carrier, transport),
             public_checks_per_hour=checks_per_hour,
             demo=demo,

@@ -1,6 +1,6 @@
 """The integration half of akarom: everything a person can do, as typed calls.
 
-Each interface (the CLI; next the web pages and the REST API) parses, calls one of
+Each interface (the CLI, the web pages, the REST API) parses, calls one of
 these and renders what comes back:
 
 ===============  ====================================================
@@ -11,6 +11,11 @@ bulk             ``checking.check_table(settings, BulkRequest)``
 history          ``history.read_history``
 manual           ``manual.manual_target`` / ``record_reading``
 doctor           ``doctor.diagnose``
+serve            ``serving.Hub`` (what a server holds), ``jobs`` (background work:
+                 ``Jobs.submit_check`` / ``submit_batch``), ``devices`` (a device's
+                 report from stored answers), ``barcode.read_imeis`` (a photo),
+                 ``challenges`` (the staff queue)
+dealer, apikey   ``accounts``
 ===============  ====================================================
 
 Importing this package loads nothing: the names below come from their modules on

@@ -11,7 +11,6 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Protocol
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
@@ -24,6 +23,7 @@ from akarom import __version__
 from akarom.config import Settings
 from akarom.domain import Carrier
 from akarom.services.database import open_store
+from akarom.services.jobs import InProcessJobs
 from akarom.services.serving import Hub
 from akarom.web import ops
 from akarom.web.ops import Metrics, RequestMetrics
@@ -36,7 +36,7 @@ from akarom.web.security import (
     secret_key,
 )
 
-__all__ = ["PUBLIC_CHECKS_PER_HOUR", "JobRunner", "create_app", "problem"]
+__all__ = ["PUBLIC_CHECKS_PER_HOUR", "create_app", "problem"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,28 +108,15 @@ def create_app(
     return app
 
 
-class JobRunner(Protocol):
-    """Where this process's jobs run (``akarom.services.jobs``)."""
-
-    @property
-    def running(self) -> bool: ...
-
-    def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
 def _routers() -> list[APIRouter]:
     from akarom.web import api, dealer, public
 
     return [public.router, dealer.router, api.router]
 
 
-def _start_jobs(hub: Hub) -> JobRunner:
+def _start_jobs(hub: Hub) -> InProcessJobs:
     """The job runner of this process (``services.jobs``), started."""
-    from akarom.services.jobs import InProcessJobs
-
-    jobs: JobRunner = InProcessJobs(hub)
+    jobs = InProcessJobs(hub)
     jobs.start()
     return jobs
 
