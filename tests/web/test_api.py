@@ -65,6 +65,27 @@ async def test_one_check_answers_as_check_json(served: Served) -> None:
     assert not served.hub.store.dealer_has_device(served.dealer_ids["B"], OK_AT_DOCOMO)
 
 
+async def test_a_check_that_meets_a_captcha_answers_at_once_and_never_clear(
+    served: Served,
+) -> None:
+    """One HTTP request waits for no person: docomo stays unknown, nothing is queued."""
+    await served.sandbox.put("/_sandbox/carriers/docomo", json={"mode": "captcha"})
+    answer = await asyncio.wait_for(
+        served.client.post(
+            "/api/v1/checks",
+            json={"imei": OK_AT_DOCOMO, "fresh": True},
+            headers=served.auth("A"),
+        ),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["verdict"] == "incomplete"
+    docomo = next(result for result in body["results"] if result["carrier"] == "docomo")
+    assert (docomo["status"], docomo["error"]) == ("unknown", "captcha")
+    assert served.hub.store.open_challenges(tenant=str(served.dealer_ids["A"])) == []
+
+
 async def test_an_invalid_imei_is_422_with_its_code(served: Served) -> None:
     before = await served.sandbox_requests()
     answer = await served.client.post(

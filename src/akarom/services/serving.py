@@ -65,7 +65,7 @@ class Hub:
     #: Told every carrier answer of every Checker (the server's metrics).
     observers: list[Callable[[CarrierResult], None]] = field(default_factory=list)
     rules: RuleSet = field(init=False)
-    _checkers: dict[str | None, Checker] = field(init=False, default_factory=dict)
+    _checkers: dict[tuple[str | None, bool], Checker] = field(init=False, default_factory=dict)
     #: One limiter per carrier for every tenant's Checker: one pace, one cap in flight.
     _limiters: dict[Carrier, RateLimiter] | None = field(init=False, default=None)
     started_at: datetime = field(init=False, default_factory=lambda: datetime.now(UTC))
@@ -73,13 +73,21 @@ class Hub:
     def __post_init__(self) -> None:
         self.rules = load_advice_rules(self.settings)
 
-    def checker(self, dealer_id: int | None) -> Checker:
-        """The Checker that checks for ``dealer_id`` (None: the public page)."""
+    def checker(self, dealer_id: int | None, *, staff: bool = True) -> Checker:
+        """The Checker that checks for ``dealer_id`` (None: the public page).
+
+        With ``staff`` a dealer's captchas and pages to read wait in its staff queue;
+        without (a caller that cannot wait half an hour: one API request), nobody is
+        asked and that carrier stays unknown, as on the public page.
+        """
         tenant = tenant_of(dealer_id)
-        checker = self._checkers.get(tenant)
+        key = (tenant, staff and tenant is not None)
+        checker = self._checkers.get(key)
         if checker is None:
             person = (
-                None if tenant is None else ChallengeQueue(tenant=tenant, patience=STAFF_PATIENCE)
+                ChallengeQueue(tenant=tenant, patience=STAFF_PATIENCE)
+                if tenant is not None and staff
+                else None
             )
             if self._limiters is None:
                 self._limiters = carrier_limiters(self.settings)
@@ -92,16 +100,19 @@ class Hub:
                 pause_s=self.pause_s,
             )
             checker.observers = self.observers  # one list: observers added later see all
-            self._checkers[tenant] = checker
+            self._checkers[key] = checker
         return checker
 
-    async def check(self, request: CheckRequest, *, dealer_id: int | None) -> CheckOutcome:
-        """``request`` checked for ``dealer_id`` and advised under today's rules."""
-        checker = self.checker(dealer_id)
+    async def check(
+        self, request: CheckRequest, *, dealer_id: int | None, staff: bool = True
+    ) -> CheckOutcome:
+        """``request`` checked for ``dealer_id`` and advised under today's rules
+        (``staff``: as for ``checker``)."""
+        checker = self.checker(dealer_id, staff=staff)
         return await check_with(checker, request, self.rules, request.on or today_in_japan())
 
     @property
-    def checkers(self) -> Mapping[str | None, Checker]:
+    def checkers(self) -> Mapping[tuple[str | None, bool], Checker]:
         return self._checkers
 
     async def aclose(self) -> None:

@@ -367,6 +367,9 @@ async def post_check(
             roles=(body.role,),
         ),
         dealer_id=caller.dealer_id,
+        # One HTTP request waits for no person: a captcha leaves that carrier unknown
+        # (a batch posts it to the dealer's staff queue instead).
+        staff=False,
     )
     await _note_device(request, hub, caller.dealer_id, identity.value)
     device = outcome.devices[0]

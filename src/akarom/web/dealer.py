@@ -271,7 +271,7 @@ async def _batch_context(request: Request, user: StoredUser, job: StoredJob) -> 
         if job.status.finished
         else await asyncio.to_thread(open_challenges, store, tenant=tenant)
     )
-    checker = hub.checkers.get(tenant)
+    checker = hub.checkers.get((tenant, True))  # the one its batches ask through
     paused = checker.paused if checker is not None and not job.status.finished else {}
     rows = await asyncio.to_thread(store.job_results, job.id, limit=_ROWS_SHOWN)
     ensure_csrf(request)
