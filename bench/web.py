@@ -823,7 +823,10 @@ httptools, no session cookie work on the API, API keys remembered for 5 s. A sec
 `serve` process on one database needs what the scale-out issue brings (jobs claimed
 with a lease, the per-key and per-address limits and the metrics in a shared backend),
 so it is not offered yet. At 64 connections the p99 is bound by the closed loop
-(64 ÷ requests/s) and by uvicorn answering connections unevenly.
+(64 ÷ requests/s) and by a start-up transient not traced yet: when 64 new connections
+open at once, the first requests of some wait up to ≈ 1.5 s (on `/healthz` ≈ 0.3 s; a
+2 s run shows it at p90, a 20 s run at p99 only; the event loop is not stalled meanwhile,
+py-spy shows it serving other connections).
 
 **The public page** (`GET /`, Japanese) and every file it makes a browser fetch
 (`<link rel=stylesheet|icon|…>`, `<script src>`, `<img src|srcset>` and the like, and
