@@ -818,15 +818,14 @@ the goal needs either ≈ 1 ms per request or a second process. Where the 1.7 ms
 middleware layers ≈ 35 %, the SQLAlchemy read (connection, BEGIN, two statements,
 COMMIT) ≈ 25 %, advice ≈ 4 %, the access log ≈ 4 %, JSON and the response ≈ 5 %.
 Already taken (from 3.5 ms and ≈ 300 requests/s): one read transaction instead of four,
-reads on the event loop on SQLite, a pool as large as the thread pool, uvloop and
-httptools, no session cookie work on the API, API keys remembered for 5 s. A second
+reads on the event loop on SQLite, a pool as large as the thread pool, httptools,
+no session cookie work on the API, API keys remembered for 5 s. A second
 `serve` process on one database needs what the scale-out issue brings (jobs claimed
 with a lease, the per-key and per-address limits and the metrics in a shared backend),
 so it is not offered yet. At 64 connections the p99 is bound by the closed loop
-(64 ÷ requests/s) and by a start-up transient not traced yet: when 64 new connections
-open at once, the first requests of some wait up to ≈ 1.5 s (on `/healthz` ≈ 0.3 s; a
-2 s run shows it at p90, a 20 s run at p99 only; the event loop is not stalled meanwhile,
-py-spy shows it serving other connections).
+(64 ÷ requests/s). uvloop was tried and left out: when 64 connections opened at once,
+the first requests of some waited ≈ 1.5 s while others were served again and again
+(p99 ≈ 2 s at 64 connections; asyncio's own loop with httptools: ≈ 0.2 s).
 
 **The public page** (`GET /`, Japanese) and every file it makes a browser fetch
 (`<link rel=stylesheet|icon|…>`, `<script src>`, `<img src|srcset>` and the like, and

@@ -76,4 +76,15 @@ def run_server(settings: Settings, *, host: str, port: int, demo: bool) -> None:
     logging.getLogger(__name__).info(
         "akarom %s at http://%s:%d/", "demo" if demo else "serving", shown, port
     )
-    uvicorn.run(app, host=host, port=port, log_config=_log_config(), proxy_headers=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=_log_config(),
+        proxy_headers=True,
+        # asyncio's own loop, not uvloop: under uvloop, when many connections opened at
+        # once, the first requests of some waited ~1.5 s while others were served over
+        # and over (measured: docs/benchmarks.md, web); httptools parses HTTP either way.
+        loop="asyncio",
+        http="httptools",
+    )
