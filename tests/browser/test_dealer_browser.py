@@ -132,6 +132,20 @@ def test_an_uploaded_list_progresses_live_and_its_report_downloads(
     shoot(page, f"dealer-home-{browsing.viewport}")
 
 
+def test_one_device_checked_at_the_counter(dealer: Page, browsing: Browsing) -> None:
+    """Intake: type the IMEI in the workspace, the answers arrive, the dealer's advice."""
+    page = dealer
+    page.locator("#check-imei").fill(DEMO_DEVICES["caution"])
+    page.locator("#check-submit").click()
+    page.wait_for_url("**/dealer/checks/*")
+    mark_page(page)
+    expect(page.locator("#verdict")).to_have_attribute("data-verdict", "caution", timeout=20_000)
+    assert_not_reloaded(page)
+    expect(page.locator("#tab-dealer")).to_have_attribute("aria-current", "page")
+    assert_fits_the_screen(page)
+    shoot(page, f"dealer-check-{browsing.viewport}")
+
+
 @pytest.fixture
 def docomo_asks_for_captchas(live_server: LiveServer) -> Iterator[None]:
     """docomo's sandbox in captcha mode (its legacy flow) for one test."""

@@ -496,6 +496,41 @@ async def test_search_by_imei(workspace) -> None:
         assert unknown.status_code == 404
 
 
+async def test_one_device_checked_at_the_counter(workspace) -> None:
+    async with workspace() as ws:
+        a = await ws.signed_in("a@example.jp")
+        home = await a.get("/dealer/")
+        assert 'id="check-form"' in home.text
+        wrong = await a.post(
+            "/dealer/checks", data={"csrf": csrf_of(home.text), "imei": "352099001761482"}
+        )
+        assert wrong.status_code == 422
+        assert 'id="check-error"' in wrong.text
+        assert "352099001761482" in wrong.text  # what was typed stays in the field
+
+        sent = await a.post(
+            "/dealer/checks", data={"csrf": csrf_of(home.text), "imei": RESTRICTED_AT_AU}
+        )
+        assert sent.status_code == 303
+        url = sent.headers["location"]
+        assert url.startswith("/dealer/checks/")
+        deadline = asyncio.get_running_loop().time() + 30
+        while 'data-finished="true"' not in (live := await a.get(f"{url}/live")).text:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        assert 'data-verdict="red"' in live.text
+        shown = await a.get(url)
+        assert 'id="tab-dealer" href=' in shown.text
+        assert 'aria-current="page"' in shown.text
+        # Now one of this dealer's devices; nobody else's, and no public page either.
+        assert (await a.get(f"/dealer/devices/{RESTRICTED_AT_AU}")).status_code == 200
+        b = await ws.signed_in("b@example.jp")
+        assert (await b.get(url)).status_code == 404
+        assert (await b.get(f"/dealer/devices/{RESTRICTED_AT_AU}")).status_code == 404
+        key = url.rsplit("/", 1)[1]
+        assert (await ws.client().get(f"/c/{key}")).status_code == 404
+
+
 # --- tenants --------------------------------------------------------------------------
 
 

@@ -41,8 +41,9 @@ from akarom.services.challenges import (
 )
 from akarom.services.checks import JST
 from akarom.services.history import HistoryEntry, device_history
+from akarom.services.options import Role
 from akarom.services.serving import tenant_of
-from akarom.services.validation import parse_imei
+from akarom.services.validation import invalid_message, parse_imei
 from akarom.storage import (
     ChallengeKind,
     JobKind,
@@ -55,6 +56,7 @@ from akarom.storage import (
     normalise_email,
 )
 from akarom.texts import Lang, text
+from akarom.web.public import check_view
 from akarom.web.rendering import page, request_lang
 from akarom.web.security import EVIDENCE_CSP, check_csrf, ensure_csrf
 from akarom.web.state import hub_of, jobs_of
@@ -189,7 +191,13 @@ async def logout(request: Request) -> Response:
 
 
 async def _home(
-    request: Request, user: StoredUser, *, error: str | None = None, status_code: int = 200
+    request: Request,
+    user: StoredUser,
+    *,
+    error: str | None = None,
+    check_error: str | None = None,
+    check_input: str = "",
+    status_code: int = 200,
 ) -> Response:
     store = hub_of(request).store
     jobs = await asyncio.to_thread(store.jobs, user.dealer_id, 50)
@@ -206,6 +214,8 @@ async def _home(
             "runs": [_run_view(job, request_lang(request)) for job in runs],
             "open_count": len(waiting),
             "upload_error": error,
+            "check_error": check_error,
+            "check_input": check_input,
         },
         status_code=status_code,
     )
@@ -247,6 +257,66 @@ async def upload(
     except TableError as problem:
         return await _home(request, user, error=_table_error(problem, lang), status_code=400)
     return RedirectResponse(f"/dealer/batches/{job.key}", status_code=303)
+
+
+# --- one device at the counter -----------------------------------------------------
+
+#: A dealer's check is advised for the dealer first, then as a buyer or seller sees it.
+_CHECK_ROLES = (Role.DEALER, Role.BUYER, Role.SELLER)
+
+
+def _check_role(value: str) -> Role:
+    return next((role for role in _CHECK_ROLES if role.value == value), Role.DEALER)
+
+
+@router.post("/checks", dependencies=[Csrf])
+async def check_one(
+    request: Request, user: User, imei: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """One device, as at buy-back intake: checked for this dealer (its captchas go to the
+    staff queue), the answers arriving live on its page."""
+    lang = request_lang(request)
+    try:
+        job = await jobs_of(request).submit_check(
+            imei, dealer_id=user.dealer_id, lang=lang, roles=_CHECK_ROLES, source="web"
+        )
+    except InvalidImei as problem:
+        return await _home(
+            request,
+            user,
+            check_error=invalid_message(problem, imei, lang),
+            check_input=imei[:40],
+            status_code=422,
+        )
+    return RedirectResponse(f"/dealer/checks/{job.key}", status_code=303)
+
+
+@router.get("/checks/{key}")
+async def check_page(request: Request, user: User, key: str, role: str = "") -> Response:
+    view = await check_view(
+        request,
+        key,
+        _check_role(role),
+        dealer_id=user.dealer_id,
+        base="/dealer/checks",
+        roles=_CHECK_ROLES,
+    )
+    return page(request, "dealer_check.html", {**_common(request, user), **view})
+
+
+@router.get("/checks/{key}/live")
+async def check_live(request: Request, user: User, key: str, role: str = "") -> Response:
+    view = await check_view(
+        request,
+        key,
+        _check_role(role),
+        dealer_id=user.dealer_id,
+        base="/dealer/checks",
+        roles=_CHECK_ROLES,
+    )
+    response = page(request, "public_live.html", view)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # --- a batch: progress, cancel, resume, report ------------------------------------

@@ -260,16 +260,32 @@ async def live(request: Request, key: str, role: str = Role.BUYER.value) -> Resp
 
 
 async def _view(request: Request, key: str, role: Role) -> dict[str, Any]:
+    return await check_view(request, key, role, dealer_id=None, base="/c", roles=_ROLES)
+
+
+async def check_view(
+    request: Request,
+    key: str,
+    role: Role,
+    *,
+    dealer_id: int | None,
+    base: str,
+    roles: tuple[Role, ...],
+) -> dict[str, Any]:
+    """What a check's page shows: the answers so far, then the verdict and ``role``'s
+    advice. ``dealer_id`` None: a public check; else only that dealer's (404 for any
+    other, exactly as for a key nobody has). ``base`` is where the page lives."""
     if not _JOB_KEY.fullmatch(key):
         raise HTTPException(status_code=404)
     hub = hub_of(request)
-    job: StoredJob | None = await asyncio.to_thread(hub.store.job, key, None)
-    if job is None or job.dealer_id is not None or job.kind is not JobKind.CHECK:
+    job: StoredJob | None = await asyncio.to_thread(hub.store.job, key, dealer_id)
+    if job is None or job.dealer_id != dealer_id or job.kind is not JobKind.CHECK:
         raise HTTPException(status_code=404)
     rows = await asyncio.to_thread(hub.store.job_results, job.id, limit=1)
     stored: Mapping[str, Any] = rows[0].result if rows else {}
     lang = request_lang(request)
-    manual_urls = {carrier: hub.checker(None).adapter(carrier).entry_url for carrier in Carrier}
+    checker = hub.checker(dealer_id)
+    manual_urls = {carrier: checker.adapter(carrier).entry_url for carrier in Carrier}
 
     done = bool(stored.get("done")) and stored.get("verdict") is not None
     verdict = _verdict(stored.get("verdict")) if done else None
@@ -283,9 +299,11 @@ async def _view(request: Request, key: str, role: Role) -> dict[str, Any]:
     imei = stored.get("imei") or (rows[0].imei if rows else None) or job.input_name
     return {
         "key": key,
+        "page_url": f"{base}/{key}",
+        "live_url": f"{base}/{key}/live",
         "imei": imei if isinstance(imei, str) else None,
         "role": role.value,
-        "roles": [r.value for r in _ROLES],
+        "roles": [r.value for r in roles],
         "finished": finished,
         # Never "clear" unless the stored verdict says so: anything unreadable is failed.
         "verdict": verdict.value if verdict is not None else ("failed" if finished else None),
