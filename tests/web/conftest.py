@@ -22,6 +22,10 @@ from akarom.web.app import create_app
 from tests.services.conftest import DEVICES, SANDBOX
 
 BASE = "http://akarom.test"
+# The storage suite's PostgreSQL fixtures (a fresh schema per test; a missing server
+# fails under CI=true), for the web tests that run on PostgreSQL too.
+from tests.storage.conftest import postgres_admin, postgres_url  # noqa: E402, F401
+
 PASSWORD = "correct horse battery"
 
 
@@ -66,15 +70,18 @@ class CaptchaCodes(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def web_settings(data_dir: Path) -> Settings:
-    return Settings.from_env(
-        {
-            "AKAROM_CARRIERS_URL": SANDBOX,
-            "AKAROM_RATE_LIMIT": "1000",
-            "AKAROM_CONCURRENCY": "4",
-            "AKAROM_DATA_DIR": str(data_dir),
-        }
-    )
+def web_settings(data_dir: Path, database_url: str | None = None) -> Settings:
+    """Settings for a test server: the sandbox as every carrier, SQLite in ``data_dir``
+    unless ``database_url`` names another database."""
+    env = {
+        "AKAROM_CARRIERS_URL": SANDBOX,
+        "AKAROM_RATE_LIMIT": "1000",
+        "AKAROM_CONCURRENCY": "4",
+        "AKAROM_DATA_DIR": str(data_dir),
+    }
+    if database_url is not None:
+        env["AKAROM_DATABASE_URL"] = database_url
+    return Settings.from_env(env)
 
 
 def sandbox_app(
@@ -108,10 +115,12 @@ async def serving(
     *,
     api_limits: dict[str, str] | None = None,
     dealers: tuple[str, ...] = ("A", "B"),
+    database_url: str | None = None,
 ) -> AsyncIterator[Served]:
     """The app started (its lifespan), with a key per dealer made on first start."""
     transport = httpx.ASGITransport(app=sandbox)
-    app = create_app(web_settings(data_dir), transports=dict.fromkeys(Carrier, transport))
+    settings = web_settings(data_dir, database_url)
+    app = create_app(settings, transports=dict.fromkeys(Carrier, transport))
     if api_limits is not None:
         app.state.api_limits = api_limits
     async with (

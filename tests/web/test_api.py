@@ -9,12 +9,13 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from akarom.services.accounts import revoke_api_key
 from akarom.services.jobs import InProcessJobs
 from akarom.storage import JobStatus
 from tests.services.conftest import OK_AT_DOCOMO, PENDING_AT_SOFTBANK, RESTRICTED_AT_AU
-from tests.web.conftest import Serve, Served
+from tests.web.conftest import Serve, Served, sandbox_app, serving
 
 PROBLEM = "application/problem+json"
 #: The keys of one line of ``akarom check --json`` (INTERFACES.md §3).
@@ -373,3 +374,30 @@ async def test_a_key_revoked_while_in_use_stops_working(served: Served, monkeypa
     key = served.hub.store.api_keys(served.dealer_ids["A"])[0]
     assert revoke_api_key(served.hub.store, key.id)
     assert (await served.client.get(url, headers=served.auth("A"))).status_code == 401
+
+
+@pytest.mark.postgres
+async def test_the_api_on_postgresql(tmp_path, postgres_url: str) -> None:
+    """What larger users run: a check, a batch to the end, a device, tenants apart."""
+    async with serving(tmp_path, sandbox_app(), database_url=postgres_url) as served:
+        assert served.hub.store.engine.dialect.name == "postgresql"
+        answer = await served.client.post(
+            "/api/v1/checks", json={"imei": RESTRICTED_AT_AU}, headers=served.auth("A")
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["verdict"] == "red"
+        created = await served.client.post(
+            "/api/v1/batches",
+            json={"imeis": [OK_AT_DOCOMO, PENDING_AT_SOFTBANK]},
+            headers=served.auth("A"),
+        )
+        assert created.status_code == 202, created.text
+        done = await finished(served, created.json()["url"])
+        assert done["verdicts"] == {"clear": 1, "caution": 1}
+        device = await served.client.get(
+            f"/api/v1/devices/{RESTRICTED_AT_AU}", headers=served.auth("A")
+        )
+        assert device.status_code == 200
+        assert device.json()["latest"]["verdict"] == "red"
+        for path in (created.json()["url"], f"/api/v1/devices/{RESTRICTED_AT_AU}"):
+            assert (await served.client.get(path, headers=served.auth("B"))).status_code == 404
