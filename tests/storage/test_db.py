@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -137,3 +138,30 @@ def test_an_unwritable_data_folder(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(StorageError, match="cannot create the data folder"):
         open_engine(None, blocker / "akarom")
+
+
+def test_switching_a_new_file_to_wal_waits_for_another_process_switching_it() -> None:
+    """Two processes opening a brand-new SQLite file at once both switch it to WAL; SQLite
+    tells one "database is locked" at once (no busy handler there): it waits and retries.
+    """
+    from akarom.storage.db import _switch_to_wal
+
+    class Racing:
+        def __init__(self, failures: int, message: str = "database is locked") -> None:
+            self.failures = failures
+            self.message = message
+            self.tries = 0
+
+        def execute(self, statement: str) -> None:
+            assert statement == "PRAGMA journal_mode = WAL"
+            self.tries += 1
+            if self.tries <= self.failures:
+                raise sqlite3.OperationalError(self.message)
+
+    racing = Racing(failures=3)
+    _switch_to_wal(racing)  # type: ignore[arg-type]
+    assert racing.tries == 4
+    broken = Racing(failures=1, message="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _switch_to_wal(broken)  # type: ignore[arg-type]
+    assert broken.tries == 1

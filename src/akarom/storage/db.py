@@ -41,6 +41,7 @@ import functools
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -190,6 +191,27 @@ POOL_SIZE = 10
 POOL_OVERFLOW = 20
 
 
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting as ``busy_timeout`` would.
+
+    Two processes opening a brand-new file at the same instant both try to switch
+    it; SQLite answers one of them "database is locked" at once instead of calling
+    the busy handler (waiting could deadlock there), so that one waits and tries
+    again: by then the file is in WAL mode and the switch is a no-op.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -198,7 +220,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cursor)
             # NORMAL is durable against a killed process (kill -9) in WAL mode; only
             # a power cut may lose the last transactions (sqlite.org/pragma.html).
             cursor.execute("PRAGMA synchronous = NORMAL")
