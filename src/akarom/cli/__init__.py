@@ -33,10 +33,12 @@ from akarom.domain import Carrier
 from akarom.services.options import Role, SellerKind, SimLock
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from akarom.cli.person import TerminalPerson
     from akarom.config import Settings
     from akarom.services.bulk import BulkSummary
-    from akarom.services.checking import BulkRequest
+    from akarom.services.checking import BulkRequest, CheckRequest
     from akarom.texts import Lang
 
 __all__ = ["app", "main"]
@@ -184,6 +186,47 @@ def validate(
     raise typer.Exit(0 if all(line.valid for line in checked) else 1)
 
 
+def _check_request(
+    settings: Settings,
+    imeis: tuple[str, ...],
+    *,
+    carrier: list[str] | None,
+    all_carriers: bool,
+    fresh: bool,
+    roles: tuple[Role, ...],
+    sim: SimLock | None,
+    bought: str | None,
+    after_repair: bool,
+    seller: SellerKind | None,
+    compensates: bool,
+    rules_file: Path | None,
+    day: date,
+) -> CheckRequest:
+    """What ``check`` and ``explain IMEI`` ask of the service: the devices, the carriers
+    named, and the circumstances and rules the advice is decided under as of ``day``."""
+    from akarom.services.advising import circumstances, load_advice_rules
+    from akarom.services.checking import CheckRequest
+    from akarom.services.options import carriers_named
+
+    return CheckRequest(
+        imeis=imeis,
+        carriers=carriers_named(carrier) if carrier else None,
+        all_carriers=all_carriers,
+        fresh=fresh,
+        roles=roles,
+        circumstances=circumstances(
+            sim=sim,
+            bought=bought,
+            after_repair=after_repair,
+            seller=seller,
+            compensates=compensates,
+            today=day,
+        ),
+        rules=load_advice_rules(settings, rules_file),
+        on=day,
+    )
+
+
 @app.command()
 def check(
     imeis: Annotated[list[str], typer.Argument(help="One or more IMEIs.", show_default=False)],
@@ -206,29 +249,25 @@ def check(
     from akarom.cli._output import json_line
     from akarom.cli._reports import check_json, print_check
     from akarom.services import run_paced
-    from akarom.services.advising import circumstances, load_advice_rules, today_in_japan
-    from akarom.services.checking import CheckRequest, check_devices
-    from akarom.services.options import carriers_named
+    from akarom.services.advising import today_in_japan
+    from akarom.services.checking import check_devices
 
     settings, chosen = _begin(lang)
     _log_to_terminal()
-    day = today_in_japan()
-    request = CheckRequest(
-        imeis=tuple(imeis),
-        carriers=carriers_named(carrier) if carrier else None,
+    request = _check_request(
+        settings,
+        tuple(imeis),
+        carrier=carrier,
         all_carriers=all_carriers,
         fresh=fresh,
         roles=(role,),
-        circumstances=circumstances(
-            sim=sim,
-            bought=bought,
-            after_repair=after_repair,
-            seller=seller,
-            compensates=compensates,
-            today=day,
-        ),
-        rules=load_advice_rules(settings, rules_file),
-        on=day,
+        sim=sim,
+        bought=bought,
+        after_repair=after_repair,
+        seller=seller,
+        compensates=compensates,
+        rules_file=rules_file,
+        day=today_in_japan(),
     )
     outcome = run_paced(check_devices(settings, request, person=_person(settings, chosen, as_json)))
     for device in outcome.devices:
@@ -304,27 +343,24 @@ def explain(
 
     from akarom.cli._reports import explained_device_json, print_explained_device
     from akarom.services import run_paced
-    from akarom.services.advising import circumstances, load_advice_rules, parse_rules_day
-    from akarom.services.checking import CheckRequest, check_devices
-    from akarom.services.options import carriers_named
+    from akarom.services.advising import parse_rules_day
+    from akarom.services.checking import check_devices
 
     _log_to_terminal()
-    day = parse_rules_day(on)
-    request = CheckRequest(
-        imeis=(topic,),
-        carriers=carriers_named(carrier) if carrier else None,
+    request = _check_request(
+        settings,
+        (topic,),
+        carrier=carrier,
+        all_carriers=False,
         fresh=fresh,
         roles=asked,
-        circumstances=circumstances(
-            sim=sim,
-            bought=bought,
-            after_repair=after_repair,
-            seller=seller,
-            compensates=compensates,
-            today=day,
-        ),
-        rules=load_advice_rules(settings, rules_file),
-        on=day,
+        sim=sim,
+        bought=bought,
+        after_repair=after_repair,
+        seller=seller,
+        compensates=compensates,
+        rules_file=rules_file,
+        day=parse_rules_day(on),
     )
     outcome = run_paced(check_devices(settings, request, person=_person(settings, chosen, as_json)))
     if as_json:
