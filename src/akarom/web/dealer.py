@@ -291,9 +291,9 @@ async def check_one(
     return RedirectResponse(f"/dealer/checks/{job.key}", status_code=303)
 
 
-@router.get("/checks/{key}")
-async def check_page(request: Request, user: User, key: str, role: str = "") -> Response:
-    view = await check_view(
+async def _check_view(request: Request, user: StoredUser, key: str, role: str) -> dict[str, Any]:
+    """One of this dealer's checks, as its page shows it (404 for anyone else's)."""
+    return await check_view(
         request,
         key,
         _check_role(role),
@@ -301,19 +301,17 @@ async def check_page(request: Request, user: User, key: str, role: str = "") -> 
         base="/dealer/checks",
         roles=_CHECK_ROLES,
     )
+
+
+@router.get("/checks/{key}")
+async def check_page(request: Request, user: User, key: str, role: str = "") -> Response:
+    view = await _check_view(request, user, key, role)
     return page(request, "dealer_check.html", {**_common(request, user), **view})
 
 
 @router.get("/checks/{key}/live")
 async def check_live(request: Request, user: User, key: str, role: str = "") -> Response:
-    view = await check_view(
-        request,
-        key,
-        _check_role(role),
-        dealer_id=user.dealer_id,
-        base="/dealer/checks",
-        roles=_CHECK_ROLES,
-    )
+    view = await _check_view(request, user, key, role)
     response = page(request, "public_live.html", view)
     response.headers["Cache-Control"] = "no-store"
     return response
