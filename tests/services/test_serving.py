@@ -20,19 +20,29 @@ from akarom.storage import Store
 from tests.services.conftest import DEVICES, OK_AT_DOCOMO, RESTRICTED_AT_AU, SANDBOX
 
 
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[Hub, httpx.AsyncClient]]:
-    scenario = parse_scenario({"seed": 7, "default": "unregistered", "devices": DEVICES})
+def _hub(
+    tmp_path: Path, *, concurrency: int = 4, carriers: dict[str, object] | None = None
+) -> tuple[Hub, httpx.ASGITransport]:
+    """A Hub on a fresh SQLite store, the sandbox (with ``DEVICES``) as every carrier."""
+    scenario = parse_scenario(
+        {"seed": 7, "default": "unregistered", "carriers": carriers or {}, "devices": DEVICES}
+    )
     transport = httpx.ASGITransport(app=create_app(scenario))
     settings = Settings.from_env(
         {
             "AKAROM_CARRIERS_URL": SANDBOX,
             "AKAROM_RATE_LIMIT": "1000",
-            "AKAROM_CONCURRENCY": "4",
+            "AKAROM_CONCURRENCY": str(concurrency),
             "AKAROM_DATA_DIR": str(tmp_path),
         }
     )
-    hub = Hub(settings, Store.open(None, tmp_path), transports=dict.fromkeys(Carrier, transport))
+    store = Store.open(None, tmp_path)
+    return Hub(settings, store, transports=dict.fromkeys(Carrier, transport)), transport
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[Hub, httpx.AsyncClient]]:
+    hub, transport = _hub(tmp_path)
     async with httpx.AsyncClient(transport=transport, base_url=SANDBOX) as admin:
         try:
             yield hub, admin
@@ -106,19 +116,7 @@ async def test_a_paused_carrier_is_asked_again_after_the_pause(served) -> None:
 
 async def test_tenants_share_one_cap_on_requests_in_flight(tmp_path: Path) -> None:
     """Two dealers checking at once: au still sees one request at a time."""
-    scenario = parse_scenario(
-        {"seed": 7, "default": "unregistered", "carriers": {"au": {"latency_ms": 200}}}
-    )
-    transport = httpx.ASGITransport(app=create_app(scenario))
-    settings = Settings.from_env(
-        {
-            "AKAROM_CARRIERS_URL": SANDBOX,
-            "AKAROM_RATE_LIMIT": "1000",
-            "AKAROM_CONCURRENCY": "1",
-            "AKAROM_DATA_DIR": str(tmp_path),
-        }
-    )
-    hub = Hub(settings, Store.open(None, tmp_path), transports=dict.fromkeys(Carrier, transport))
+    hub, _ = _hub(tmp_path, concurrency=1, carriers={"au": {"latency_ms": 200}})
     try:
         assert hub.checker(1).limiter(Carrier.AU) is hub.checker(2).limiter(Carrier.AU)
         loop = asyncio.get_running_loop()
