@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -224,6 +225,7 @@ async def test_burst_over_the_limit_gets_429(
             "requests": 5,
             "rejected_rate_limit": 3,
             "max_rate_per_s": 2,
+            "max_in_flight": 1,  # one at a time: each answered before the next is sent
         }
         clock.advance(1.0)
         assert (await client.get(API + IMEI)).status_code == 200
@@ -242,6 +244,7 @@ async def test_spaced_requests_are_never_refused(
             "requests": 50,
             "rejected_rate_limit": 0,
             "max_rate_per_s": 5,
+            "max_in_flight": 1,
         }
 
 
@@ -277,7 +280,12 @@ async def test_unlimited_counts_the_peak(
             clock.advance(0.1)
         clock.advance(5)
         await client.get(API + IMEI)
-        assert await stats(client) == {"requests": 8, "rejected_rate_limit": 0, "max_rate_per_s": 7}
+        assert await stats(client) == {
+            "requests": 8,
+            "rejected_rate_limit": 0,
+            "max_rate_per_s": 7,
+            "max_in_flight": 1,
+        }
 
 
 async def test_stats_shape(make_app: Callable[..., Starlette]) -> None:
@@ -289,13 +297,125 @@ async def test_stats_shape(make_app: Callable[..., Starlette]) -> None:
     assert set(data) == {"carriers", "uptime_s"}
     assert set(data["carriers"]) == {"docomo", "au", "softbank", "rakuten"}
     for numbers in data["carriers"].values():
-        assert set(numbers) == {"requests", "rejected_rate_limit", "max_rate_per_s"}
+        assert set(numbers) == {
+            "requests",
+            "rejected_rate_limit",
+            "max_rate_per_s",
+            "max_in_flight",
+        }
     assert data["carriers"]["docomo"] == {
         "requests": 2,
         "rejected_rate_limit": 0,
         "max_rate_per_s": 2,
+        "max_in_flight": 1,
     }
     assert data["carriers"]["au"]["requests"] == 0
+
+
+# In flight: accepted requests being served at once
+
+
+class GatedSleep:
+    """The latency sleep of concurrent tests: every sleeper waits until ``release()``.
+
+    The clock stays a ``FakeClock`` (the rate window sees every request at one instant),
+    and the test decides when the parked requests finish, so nothing depends on timing.
+    """
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+        self._arrived = asyncio.Condition()
+        self._released = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        async with self._arrived:
+            self.sleeps.append(seconds)
+            self._arrived.notify_all()
+        await self._released.wait()
+
+    async def until_parked(self, count: int) -> None:
+        """Wait (at most 5 s) until ``count`` requests sleep here."""
+        async with asyncio.timeout(5), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.sleeps) >= count)
+
+    def release(self) -> None:
+        self._released.set()
+
+
+async def until_finished(tasks: list[asyncio.Task[httpx.Response]], count: int) -> None:
+    """Wait (at most 5 s) until ``count`` of ``tasks`` have finished."""
+    pending = set(tasks)
+    async with asyncio.timeout(5):
+        while len(tasks) - len(pending) < count:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+
+
+def gated_app(data: dict[str, Any]) -> tuple[Starlette, GatedSleep]:
+    gate = GatedSleep()
+    return create_app(parse_scenario(data), clock=FakeClock(), sleep=gate), gate
+
+
+async def test_concurrent_requests_are_in_flight_together() -> None:
+    app, gate = gated_app({"carriers": {"rakuten": {"latency_ms": 50}}})
+    async with open_client(app) as client:
+        tasks = [asyncio.create_task(client.get(API + IMEI)) for _ in range(3)]
+        await gate.until_parked(3)  # all three inside the latency sleep
+        assert (await stats(client))["max_in_flight"] == 3
+        gate.release()
+        assert [r.status_code for r in await asyncio.gather(*tasks)] == [200] * 3
+        assert gate.sleeps == [pytest.approx(0.05)] * 3
+        assert await stats(client) == {
+            "requests": 3,
+            "rejected_rate_limit": 0,
+            "max_rate_per_s": 3,
+            "max_in_flight": 3,
+        }
+        assert (await stats(client, "docomo"))["max_in_flight"] == 0  # per carrier
+        await client.post("/_sandbox/reset")
+        assert (await stats(client))["max_in_flight"] == 0
+
+
+async def test_sequential_requests_are_one_in_flight(
+    make_app: Callable[..., Starlette], clock: FakeClock
+) -> None:
+    app = make_app({"carriers": {"rakuten": {"latency_ms": 50}}})
+    async with open_client(app) as client:
+        for _ in range(3):
+            assert (await client.get(API + IMEI)).status_code == 200
+        assert clock.sleeps == [pytest.approx(0.05)] * 3
+        assert (await stats(client))["max_in_flight"] == 1
+
+
+async def test_rate_limited_requests_are_not_in_flight() -> None:
+    app, gate = gated_app({"carriers": {"rakuten": {"rate_limit_per_s": 2, "latency_ms": 50}}})
+    async with open_client(app) as client:
+        tasks = [asyncio.create_task(client.get(API + IMEI)) for _ in range(5)]
+        # Two accepted requests sleep while the other three are refused at once.
+        await gate.until_parked(2)
+        await until_finished(tasks, 3)
+        assert await stats(client) == {
+            "requests": 5,
+            "rejected_rate_limit": 3,
+            "max_rate_per_s": 2,
+            "max_in_flight": 2,
+        }
+        gate.release()
+        codes = sorted(r.status_code for r in await asyncio.gather(*tasks))
+        assert codes == [200, 200, 429, 429, 429]
+        assert (await stats(client))["max_in_flight"] == 2
+
+
+async def test_requests_in_flight_across_a_reset_leave_the_new_stats_alone() -> None:
+    app, gate = gated_app({"carriers": {"rakuten": {"latency_ms": 50}}})
+    async with open_client(app) as client:
+        tasks = [asyncio.create_task(client.get(API + IMEI)) for _ in range(2)]
+        await gate.until_parked(2)
+        await client.post("/_sandbox/reset")
+        assert (await stats(client))["max_in_flight"] == 0
+        gate.release()
+        await asyncio.gather(*tasks)
+        assert (await client.get(API + IMEI)).status_code == 200
+        assert (await stats(client))["max_in_flight"] == 1
 
 
 async def test_requests_are_logged(

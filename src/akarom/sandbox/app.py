@@ -29,13 +29,16 @@ Every request to a carrier's paths goes through the same steps, in this order:
 
 ``max_rate_per_s`` is the largest number of accepted requests seen in any trailing
 1-second window (less the same ``GRACE_S``, so that it agrees with the limiter).
+``max_in_flight`` is the largest number of accepted requests being served at the same
+moment: a request counts from its acceptance (step 2) until its response is produced,
+latency sleep included; a request refused by the rate limit is never counted.
 
 Admin endpoints (sandbox-only; no real site has them), all JSON:
 
 ``GET  /_sandbox/``                 entry paths and current settings of every carrier
 ``GET  /_sandbox/stats``            ``{"carriers": {"<id>": {"requests": N,
-                                    "rejected_rate_limit": N, "max_rate_per_s": N}, …},
-                                    "uptime_s": S}``
+                                    "rejected_rate_limit": N, "max_rate_per_s": N,
+                                    "max_in_flight": N}, …}, "uptime_s": S}``
 ``POST /_sandbox/reset``            back to the scenario: settings, devices, random
                                     generators, stats, tokens, uptime 0
 ``GET  /_sandbox/devices/{imei}``   what each carrier answers for it now
@@ -100,6 +103,10 @@ class _CarrierStats:
     requests: int = 0
     rejected_rate_limit: int = 0
     max_rate_per_s: int = 0
+    max_in_flight: int = 0
+    # Accepted requests being served now. Each request updates the stats object it
+    # started with, so one still in flight across a reset leaves the new one alone.
+    in_flight: int = 0
 
 
 class _RateWindow:
@@ -186,6 +193,19 @@ class _Sandbox:
             stats.rejected_rate_limit += 1
             return _respond(carrier, request, site.rate_limited_page(max(1, math.ceil(wait))))
 
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        try:
+            page = await self._accepted_page(site, handler, request, settings)
+        finally:
+            stats.in_flight -= 1
+        return _respond(carrier, request, page)
+
+    async def _accepted_page(
+        self, site: Site, handler: Handler, request: Request, settings: CarrierSettings
+    ) -> Page:
+        """Steps 3 to 7 for a request the rate limit let through."""
+        carrier = site.carrier
         rng = self.rngs[carrier]
         jitter = rng.uniform(-1.0, 1.0)
         fail = rng.random() < settings.error_rate
@@ -210,7 +230,7 @@ class _Sandbox:
                 today=datetime.now(_JST).date(),
             )
             page = await handler(request, context)
-        return _respond(carrier, request, page)
+        return page
 
     def stats_json(self) -> dict[str, Any]:
         return {
@@ -219,6 +239,7 @@ class _Sandbox:
                     "requests": stats.requests,
                     "rejected_rate_limit": stats.rejected_rate_limit,
                     "max_rate_per_s": stats.max_rate_per_s,
+                    "max_in_flight": stats.max_in_flight,
                 }
                 for carrier, stats in self.stats.items()
             },
