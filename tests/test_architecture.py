@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "http": {"ratelimit", "__init__"},
     "carriers": {"domain", "errors", "identity"},
     "sandbox": {"domain"},
-    "storage": {"domain", "errors"},
+    "storage": {"domain", "errors", "ratelimit"},
     "advice": {"domain", "errors"},
     "tabular": {"identity", "errors", "domain"},
     "services": {

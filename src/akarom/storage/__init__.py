@@ -94,6 +94,7 @@ from akarom.storage.repo import (
     StoredRun,
     tac_of,
 )
+from akarom.storage.workers import LiveWorker
 
 __all__ = [
     "CarrierPages",
@@ -102,6 +103,7 @@ __all__ = [
     "JobKind",
     "JobSource",
     "JobStatus",
+    "LiveWorker",
     "NewChallenge",
     "NewJob",
     "NewObservation",

@@ -277,6 +277,14 @@ def job_input(session: Session, job_id: int) -> bytes | None:
     return session.scalar(select(Job.input).where(Job.id == job_id))
 
 
+def put_report(session: Session, job_id: int, report: bytes) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(report=report))
+
+
+def report(session: Session, job_id: int) -> bytes | None:
+    return session.scalar(select(Job.report).where(Job.id == job_id))
+
+
 def start(
     session: Session,
     job_id: int,

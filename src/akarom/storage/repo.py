@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -39,6 +39,7 @@ from sqlalchemy import (
     Row,
     Select,
     bindparam,
+    event,
     func,
     insert,
     select,
@@ -51,6 +52,7 @@ from akarom.errors import ParseError, StorageError
 from akarom.storage import accounts as _accounts
 from akarom.storage import challenges as _challenges
 from akarom.storage import jobs as _jobs
+from akarom.storage import workers as _workers
 from akarom.storage.accounts import StoredApiKey, StoredDealer, StoredUser, UserRole
 from akarom.storage.challenges import ChallengeStatus, NewChallenge, StoredChallenge
 from akarom.storage.db import WRITE_OPTION, migrate, open_engine, translate_errors
@@ -64,6 +66,7 @@ from akarom.storage.tables import (
     EvidencePage,
     Observation,
 )
+from akarom.storage.workers import LiveWorker
 
 __all__ = [
     "BLOB_ENCODING",
@@ -398,6 +401,12 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._write_lock = threading.Lock()
+        # Connections in use, so that ``close`` can let a write under way finish: a
+        # thread whose task was cancelled (a job handed back) may still hold one.
+        self._in_use = 0
+        self._returned = threading.Condition()
+        event.listen(engine, "checkout", self._checked_out)
+        event.listen(engine, "checkin", self._checked_in)
         # Another process may add a body meanwhile (PostgreSQL, or a second Store):
         # the conflict clause keeps the first, which holds the same bytes.
         self._insert_blobs = self._insert()(_BLOBS).on_conflict_do_nothing(
@@ -436,8 +445,19 @@ class Store:
             count = session.scalar(select(func.count()).select_from(Observation)) or 0
         return f"{location} ({count} observations)"
 
-    def close(self) -> None:
-        """Close every pooled connection."""
+    def _checked_out(self, *_: object) -> None:
+        with self._returned:
+            self._in_use += 1
+
+    def _checked_in(self, *_: object) -> None:
+        with self._returned:
+            self._in_use -= 1
+            self._returned.notify_all()
+
+    def close(self, *, wait_s: float = 5.0) -> None:
+        """Close every pooled connection, once those in use (up to ``wait_s``) are back."""
+        with self._returned:
+            self._returned.wait_for(lambda: self._in_use <= 0, timeout=wait_s)
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -1179,6 +1199,40 @@ class Store:
         """What the job reads: the uploaded file or the JSON list of IMEIs."""
         with self._reading("read the job's input") as session:
             return _jobs.job_input(session, job_id)
+
+    def put_job_report(self, job_id: int, report: bytes) -> None:
+        """Keep a finished batch's report, for any server to hand out."""
+        with self._writing("keep the job's report") as session:
+            _jobs.put_report(session, job_id, report)
+
+    def job_report(self, job_id: int) -> bytes | None:
+        """A batch's report, once it has one."""
+        with self._reading("read the job's report") as session:
+            return _jobs.report(session, job_id)
+
+    # -- the processes that run jobs ----------------------------------------------------
+
+    def register_worker(self, name: str, kind: str, concurrency: int) -> int:
+        """A process starts running jobs (``kind``: worker or server); its id."""
+        with self._writing("register the worker") as session:
+            return _workers.register(session, name, kind, concurrency, datetime.now(UTC))
+
+    def worker_seen(self, worker_id: int, running: int) -> bool:
+        """The process is alive, running ``running`` jobs; False if it was forgotten."""
+        with self._writing("record the worker's heartbeat") as session:
+            return _workers.seen(session, worker_id, running, datetime.now(UTC))
+
+    def unregister_worker(self, worker_id: int) -> None:
+        with self._writing("unregister the worker") as session:
+            _workers.remove(session, worker_id)
+
+    def live_workers(self) -> list[LiveWorker]:
+        """The processes running jobs that reported themselves lately; long-gone ones
+        are forgotten on the way."""
+        now = datetime.now(UTC)
+        with self._writing("list the workers") as session:
+            _workers.forget(session, now - timedelta(hours=1))
+            return _workers.live(session, now - _workers.GONE_AFTER)
 
     def start_job(
         self,

@@ -21,6 +21,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -381,6 +382,9 @@ class Job(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    #: A finished batch's report (CSV), kept here so that any server can hand it out,
+    #: whichever machine ran the batch. Loaded only when asked for.
+    report: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     __table_args__ = (
         UniqueConstraint("dealer_id", "idempotency_key"),
@@ -427,3 +431,45 @@ class DealerDevice(Base):
         # "This dealer's devices, most recently checked first".
         Index(None, "dealer_id", "last_checked_at"),
     )
+
+
+class CarrierPace(Base):
+    """One carrier's politeness budget, shared by every process of a fleet (PostgreSQL).
+
+    ``akarom.storage.pace`` advances it in one atomic statement on the database's
+    clock (epoch seconds): ``next_start`` is the earliest moment anyone may start a
+    request at the carrier, ``learned_interval`` the least gap some process learned
+    from refusals (0: none). ``last_start``/``last_t`` hold the last claim's answer,
+    so that the same statement can return it; ``reserved_until`` keeps the next
+    start for a claimant a person is waiting for. ``key`` is ``<carrier>@<host>``.
+    """
+
+    __tablename__ = "carrier_pace"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    next_start: Mapped[float] = mapped_column(Double, default=0.0)
+    learned_interval: Mapped[float] = mapped_column(Double, default=0.0)
+    last_start: Mapped[float | None] = mapped_column(Double)
+    last_t: Mapped[float] = mapped_column(Double, default=0.0)
+    reserved_until: Mapped[float] = mapped_column(Double, default=0.0)
+
+
+class Worker(Base):
+    """A process that runs jobs (``akarom worker``, or a server running them itself).
+
+    Each writes ``seen_at`` every few seconds; one not seen for a while is gone
+    (killed, or its machine lost). ``/readyz`` and the metrics count the live ones,
+    and a server runs jobs itself only while there are none.
+    """
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))
+    concurrency: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+    running: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (CheckConstraint("kind IN ('worker', 'server')", name="kind"),)
