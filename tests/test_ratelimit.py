@@ -19,7 +19,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from akarom.ratelimit import DEFAULT_MARGIN, SLOWDOWN_FACTOR, RateLimiter, SpacingLedger
+from akarom.ratelimit import (
+    DEFAULT_MARGIN,
+    SLOWDOWN_FACTOR,
+    URGENT,
+    PaceClaim,
+    RateLimiter,
+    SpacingLedger,
+    _Busy,
+)
 
 
 class VirtualClock:
@@ -449,3 +457,98 @@ def test_checks_run_on_a_loop_whose_timers_are_not_rounded_to_milliseconds() -> 
         return asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
 
     assert isinstance(run_paced(selector()), selectors.SelectSelector)
+
+
+async def test_a_request_a_person_waits_for_goes_ahead_of_those_queued() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(10, 1, clock=clock, sleep=clock.sleep)
+    order: list[str] = []
+    first_holds = asyncio.Event()
+    first_in = asyncio.Event()
+
+    async def request(name: str, urgent: bool = False) -> None:
+        token = URGENT.set(urgent)
+        try:
+            async with limiter.slot():
+                order.append(name)
+                if name == "batch 0":
+                    first_in.set()
+                    await first_holds.wait()  # in flight while the others queue
+        finally:
+            URGENT.reset(token)
+
+    batch = [asyncio.create_task(request(f"batch {n}")) for n in range(6)]
+    await first_in.wait()
+    check = asyncio.create_task(request("check", urgent=True))
+    for _ in range(5):
+        await asyncio.sleep(0)  # the check queues behind the five batch requests …
+    first_holds.set()
+    await asyncio.gather(*batch, check)
+    assert order[:2] == ["batch 0", "check"]  # … and goes first once the slot is free
+
+
+class SlowShare:
+    """A share whose claims come back ``trip`` late, and that someone else may claim
+    from meanwhile (``claimed_meanwhile``): what a busy database does."""
+
+    key = "slow"
+
+    def __init__(self, clock: VirtualClock, trip: float, *, claimed_meanwhile: bool) -> None:
+        self.clock = clock
+        self.trip = trip
+        self.claimed_meanwhile = claimed_meanwhile
+        self.extended: list[float] = []
+        self.claims = 0
+
+    async def claim(
+        self, interval: float, margin: float, late_by: float, *, urgent: bool = False
+    ) -> PaceClaim:
+        self.claims += 1
+        trip, self.trip = self.trip, 0.0  # only the first answer is slow
+        await self.clock.sleep(trip)
+        return PaceClaim(0.0, 0.0, 0.0, token=float(self.claims))
+
+    def hold_for(self, seconds: float) -> None:
+        pass
+
+    async def extend(self, token: float, seconds: float) -> bool:
+        self.extended.append(token)
+        return not self.claimed_meanwhile
+
+    def learn(self, interval: float) -> None:
+        pass
+
+    async def take_slot(self, concurrency: int) -> int | None:
+        return 0
+
+    async def free_slot(self, slot: int) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("claimed_meanwhile", [False, True])
+async def test_a_start_that_came_back_late_is_used_only_if_nobody_claimed_since(
+    claimed_meanwhile: bool,
+) -> None:
+    clock = VirtualClock()
+    share = SlowShare(clock, trip=0.030, claimed_meanwhile=claimed_meanwhile)
+    limiter = RateLimiter(20, 1, ledger=share, clock=clock, sleep=clock.sleep)
+    async with limiter.slot():
+        started = clock()
+    assert share.extended == [1.0]  # 30 ms late: the share was asked to hold everyone
+    # Used (now, held for an interval everywhere), or given up for a second claim.
+    assert share.claims == (2 if claimed_meanwhile else 1)
+    assert started == pytest.approx(0.030)
+
+
+def test_a_ledger_extends_the_start_just_taken_only_if_nobody_claimed_since(tmp_path) -> None:
+    ledger = SpacingLedger(tmp_path, "docomo@x")
+    first = ledger.claim(0.05, 0.0, 100.0, now=100.0)
+    assert not isinstance(first, _Busy)
+    assert ledger.extend(first.next_start, 100.2) is True  # sent late: hold everyone
+    second = ledger.claim(0.05, 0.0, 100.3, now=100.3)
+    assert not isinstance(second, _Busy)
+    assert second.start == pytest.approx(100.3)
+    assert ledger.extend(first.next_start, 100.5) is False  # another start was taken since

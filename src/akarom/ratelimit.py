@@ -42,6 +42,12 @@ another process happens to hold it at that instant does the limiter wait for it
 in a worker thread. A start is claimed from the ledger only at the moment it is
 taken, never in advance, so a process that wakes late cannot leave another
 process a stale, too-early slot.
+
+**A fleet shares one budget.** The file ledger is one machine's. Workers on several
+machines share a ``SharedPace`` kept in the database instead (``akarom.storage.pace``:
+the same state in one PostgreSQL row per carrier, advanced by one atomic statement on
+the database's clock, and a fleet-wide cap on requests in flight). ``RateLimiter``
+talks to either through ``SharedPace``; ``FileShare`` is the file ledger behind it.
 """
 
 from __future__ import annotations
@@ -51,9 +57,12 @@ import contextlib
 import errno
 import gc
 import hashlib
+import heapq
+import itertools
 import logging
 import os
 import selectors
+import statistics
 import time
 import weakref
 from collections import deque
@@ -62,12 +71,16 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 __all__ = [
     "DEFAULT_MARGIN",
     "SLOWDOWN_FACTOR",
+    "URGENT",
+    "FileShare",
+    "PaceClaim",
     "RateLimiter",
+    "SharedPace",
     "SpacingLedger",
     "run_paced",
 ]
@@ -88,6 +101,9 @@ _SLOWEST_SHARE = 1 / 20
 #: starts from its own configuration again.
 _FORGET_LEARNED_AFTER_S = 60.0
 
+#: The furthest ahead of its planned start a claim is sent to the share.
+_MOST_CLAIM_LEAD_S = 0.005
+
 #: When the slot held by the current task opened (see ``RateLimiter.sent``).
 _SLOT_STARTED: ContextVar[float | None] = ContextVar("_SLOT_STARTED", default=None)
 
@@ -95,6 +111,10 @@ _SLOT_STARTED: ContextVar[float | None] = ContextVar("_SLOT_STARTED", default=No
 #: slot closes): tells ``refused_for_rate`` whether the refused request went out
 #: at the current pace or at an older, faster one that has been cut already.
 _LAST_SLOT: ContextVar[tuple[RateLimiter, int] | None] = ContextVar("_LAST_SLOT", default=None)
+
+#: Set where a person waits for the answer (a check from a page or the API): such a
+#: request goes ahead of a batch's, in this process and, through the share, the fleet.
+URGENT: ContextVar[bool] = ContextVar("URGENT", default=False)
 
 try:  # POSIX; on Windows the ledger is skipped and the limit holds per process only.
     import fcntl
@@ -119,6 +139,7 @@ class _Claim:
     start: float | None  # wall clock; None: another process holds the carrier until then
     wait: float  # seconds until the carrier is free, when ``start`` is None
     learned_interval: float
+    next_start: float = 0.0  # the ledger's next start after this claim (wall clock)
 
 
 class _Busy:
@@ -248,10 +269,11 @@ class SpacingLedger:
             if state.next_start < moment - _FORGET_LEARNED_AFTER_S:
                 learned = 0.0  # nobody has asked this carrier for a while: a new run
             if state.next_start > moment:
-                return None, _Claim(None, state.next_start - moment, learned)
+                return None, _Claim(None, state.next_start - moment, learned, state.next_start)
             least = max(interval, learned)
             start = max(earliest, state.next_start, moment - least * margin)
-            return _LedgerState(start + least * (1 + margin), learned), _Claim(start, 0.0, learned)
+            after = start + least * (1 + margin)
+            return _LedgerState(after, learned), _Claim(start, 0.0, learned, after)
 
         return self._update(change, block=block)
 
@@ -264,6 +286,17 @@ class SpacingLedger:
             return _LedgerState(moment, state.learned_interval), None
 
         return not isinstance(self._update(change, block=block), _Busy)
+
+    def extend(self, token: float, moment: float, *, block: bool = False) -> bool | _Busy:
+        """Start nothing before ``moment`` if no process has claimed since the claim
+        that left the next start at ``token``; whether that was so."""
+
+        def change(state: _LedgerState) -> tuple[_LedgerState | None, bool]:
+            if state.next_start != token:
+                return None, False
+            return _LedgerState(max(moment, token), state.learned_interval), True
+
+        return self._update(change, block=block)
 
     def learn(self, interval: float, *, block: bool = False) -> bool:
         """Every process at this carrier keeps at least ``interval`` apart from now on.
@@ -278,6 +311,160 @@ class SpacingLedger:
             return _LedgerState(state.next_start, interval), None
 
         return not isinstance(self._update(change, block=block), _Busy)
+
+
+@dataclass(frozen=True, slots=True)
+class PaceClaim:
+    """A ``SharedPace``'s answer: a start, or how long the carrier is held by others.
+
+    Times are relative, so that machines whose clocks disagree still agree on gaps.
+    """
+
+    start_after: float | None  # the start is this long after the caller's planned time
+    wait: float  # when ``start_after`` is None: seconds until the carrier is free
+    learned_interval: float  # the least gap some process learned from refusals (0: none)
+    token: float = 0.0  # the share's next start after this claim, for ``extend`` (opaque)
+
+
+class SharedPace(Protocol):
+    """One carrier's budget, shared with other processes (see the module docstring)."""
+
+    key: str
+
+    async def claim(
+        self, interval: float, margin: float, late_by: float, *, urgent: bool = False
+    ) -> PaceClaim:
+        """Take a start planned ``late_by`` seconds ago, as ``SpacingLedger.claim``; an
+        ``urgent`` claimant that must wait has the next start kept for it."""
+        ...
+
+    def hold_for(self, seconds: float) -> None:
+        """Start nothing anywhere for ``seconds`` from now (may be written after it returns)."""
+        ...
+
+    async def extend(self, token: float, seconds: float) -> bool:
+        """The start just claimed (``token``) is being sent late: if no process has
+        claimed since, start nothing anywhere for ``seconds`` from now, and True; else
+        False, and the start must go unused (it could leave too close to the next)."""
+        ...
+
+    def learn(self, interval: float) -> None:
+        """Every process keeps at least ``interval`` apart from now on (a refusal for rate)."""
+        ...
+
+    async def take_slot(self, concurrency: int) -> int | None:
+        """One of ``concurrency`` slots in flight across the share, or None if all are
+        taken; ``free_slot`` gives it back when the request ends."""
+        ...
+
+    async def free_slot(self, slot: int) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class FileShare:
+    """A ``SpacingLedger`` as a ``SharedPace``: one machine's processes.
+
+    The lock is held for a few system calls, so the event loop takes it directly;
+    only when another process holds it at that instant does a worker thread wait.
+    Requests in flight are capped per process only (each its own ``concurrency``).
+    """
+
+    def __init__(self, ledger: SpacingLedger) -> None:
+        self.ledger = ledger
+        self.key = ledger.key
+        self._background: set[asyncio.Future[bool]] = set()
+
+    async def claim(
+        self, interval: float, margin: float, late_by: float, *, urgent: bool = False
+    ) -> PaceClaim:
+        earliest = time.time() - late_by
+        claim = self.ledger.claim(interval, margin, earliest)
+        if isinstance(claim, _Busy):  # held by another process this very instant
+            claim = await asyncio.to_thread(
+                self.ledger.claim, interval, margin, earliest, block=True
+            )
+            assert not isinstance(claim, _Busy)  # a blocking claim always gets the lock
+        start_after = None if claim.start is None else claim.start - earliest
+        return PaceClaim(start_after, claim.wait, claim.learned_interval, claim.next_start)
+
+    async def extend(self, token: float, seconds: float) -> bool:
+        moment = time.time() + seconds
+        done = self.ledger.extend(token, moment)
+        if isinstance(done, _Busy):
+            done = await asyncio.to_thread(self.ledger.extend, token, moment, block=True)
+        return done is True
+
+    def hold_for(self, seconds: float) -> None:
+        self._share(self.ledger.hold_until, time.time() + seconds)
+
+    def learn(self, interval: float) -> None:
+        self._share(self.ledger.learn, interval)
+
+    async def take_slot(self, concurrency: int) -> int | None:
+        return 0  # each process keeps its own ``concurrency``
+
+    async def free_slot(self, slot: int) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    def _share(self, update: Callable[..., bool], value: float) -> None:
+        """Write now if the lock is free, else from a worker thread, unawaited.
+
+        The request is leaving (or the task is backing off) and must not wait for
+        the file; the next claim is far enough away for the thread to finish first.
+        """
+        if update(value):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop: waiting for the lock is harmless here
+            update(value, block=True)
+            return
+        writing = loop.run_in_executor(None, lambda: update(value, block=True))
+        self._background.add(writing)
+        writing.add_done_callback(self._background.discard)
+
+
+class _Gate:
+    """At most ``size`` holders; waiters enter in arrival order, urgent ones first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.inside = 0
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    def locked(self) -> bool:
+        return self.inside >= self.size or bool(self._waiting)
+
+    @asynccontextmanager
+    async def enter(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        if self.inside < self.size and not self._waiting:
+            self.inside += 1
+        else:
+            admitted = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (0 if urgent else 1, next(self._arrivals), admitted))
+            try:
+                await admitted
+            except asyncio.CancelledError:
+                if admitted.done() and not admitted.cancelled():
+                    self._leave()  # admitted just as it was cancelled: pass it on
+                raise
+        try:
+            yield
+        finally:
+            self._leave()
+
+    def _leave(self) -> None:
+        while self._waiting:
+            _, _, waiting = heapq.heappop(self._waiting)
+            if not waiting.done():
+                waiting.set_result(None)  # the place passes straight to the next
+                return
+        self.inside -= 1
 
 
 class RateLimiter:
@@ -295,7 +482,7 @@ class RateLimiter:
         *,
         margin: float = DEFAULT_MARGIN,
         min_rate_per_s: float | None = None,
-        ledger: SpacingLedger | None = None,
+        ledger: SpacingLedger | SharedPace | None = None,
         name: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -311,14 +498,16 @@ class RateLimiter:
         self.min_rate_per_s = slowest
         self.concurrency = concurrency
         self.margin = margin
-        self.ledger = ledger
+        self.ledger: SharedPace | None = (
+            FileShare(ledger) if isinstance(ledger, SpacingLedger) else ledger
+        )
         self.name = name or (ledger.key if ledger is not None else "rate limiter")
         self._clock = clock
         self._sleep = sleep
-        self._slots = asyncio.Semaphore(concurrency)
-        # Waiters queue on this lock in arrival order (asyncio.Lock is FIFO), so
-        # the earliest caller always gets the next start time.
-        self._turn = asyncio.Lock()
+        self._slots = _Gate(concurrency)
+        # Waiters queue for the turn in arrival order, so the earliest caller gets the
+        # next start time; an urgent one (``URGENT``) goes ahead of the others.
+        self._turn = _Gate(1)
         self._next_start = 0.0
         self._last_start = float("-inf")
         #: Bumped at every cut in pace; a slot remembers the generation it opened under.
@@ -327,7 +516,8 @@ class RateLimiter:
         #: How long recent requests took to leave after their slot opened. Starts at
         #: zero: until akarom has seen what is usual, it assumes no lead at all.
         self._leads: deque[float] = deque([0.0], maxlen=50)
-        self._background: set[asyncio.Future[bool]] = set()
+        #: How long recent claims from the share took, there and back.
+        self._claim_trips: deque[float] = deque([0.0], maxlen=31)
 
     def _set_pace(self, rate_per_s: float) -> None:
         self._rate_per_s = rate_per_s
@@ -354,9 +544,10 @@ class RateLimiter:
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Wait for a free slot and for the gap since the previous start, then hold the slot."""
-        async with self._slots:
-            async with self._turn:
-                planned = await self._wait_for_turn()
+        urgent = URGENT.get()
+        async with self._slots.enter(urgent=urgent), contextlib.AsyncExitStack() as held:
+            async with self._turn.enter(urgent=urgent):
+                planned = await self._wait_for_turn(urgent, held)
             token = _SLOT_STARTED.set(planned)
             _LAST_SLOT.set((self, self._generation))
             try:
@@ -364,42 +555,82 @@ class RateLimiter:
             finally:
                 _SLOT_STARTED.reset(token)
 
-    async def _wait_for_turn(self) -> float:
-        """Sleep until this task may start, take the start, and return its planned time."""
+    async def aclose(self) -> None:
+        """Let the share finish what it is writing, and close it."""
+        if self.ledger is not None:
+            await self.ledger.aclose()
+
+    async def _wait_for_turn(
+        self, urgent: bool = False, held: contextlib.AsyncExitStack | None = None
+    ) -> float:
+        """Sleep until this task may start, take the start, and return its planned time.
+
+        With a share, the start is claimed first and then one of the share's slots in
+        flight, without waiting (released through ``held`` when the request ends): a
+        slot is held only while a request is under way, never while one waits for its
+        turn, so a busy process cannot keep another's urgent request out. A start
+        claimed when every slot is in flight goes unused (a carrier that slow is
+        bound by its slots, not its pace).
+        """
         while True:
             now = self._clock()
             # Spacing runs on the plan, not on when this coroutine happened to wake
             # up, so small delays of our own do not add up; but only within the
             # margin, so that a late start never leaves the next one too close.
             planned = max(self._next_start, now - self._slack)
-            if planned > now:
-                await self._sleep(planned - now)
+            # A share is asked its round trip ahead, so that its answer comes back at
+            # the planned start, not that much after it.
+            asked_at = planned - self._claim_lead()
+            if asked_at > now:
+                await self._sleep(asked_at - now)
                 continue  # defer() or a cut in pace may have moved the plan meanwhile
             if self.ledger is not None:
-                shared = await self._claim_shared(planned)
+                shared = await self._claim_shared(planned, urgent)
                 if shared is None:
                     continue  # another process took the carrier; its turn came first
+                slot = await self.ledger.take_slot(self.concurrency)
+                if slot is None:
+                    self._next_start = shared + self._spacing  # the start goes unused
+                    continue
+                if held is not None:
+                    held.push_async_callback(self.ledger.free_slot, slot)
                 planned = shared
             self._next_start = planned + self._spacing
             self._last_start = planned
             return planned
 
-    async def _claim_shared(self, planned: float) -> float | None:
-        """Take ``planned`` (or later) from the ledger; None after waiting for another process."""
+    async def _claim_shared(self, planned: float, urgent: bool) -> float | None:
+        """Take ``planned`` (or later) from the share; None after waiting for another
+        process, or after giving up a start reached too late (claimed again then)."""
         assert self.ledger is not None
-        planned_wall = time.time() - (self._clock() - planned)
-        claim = self.ledger.claim(self._interval, self.margin, planned_wall)
-        if isinstance(claim, _Busy):  # held by another process this very instant
-            claim = await asyncio.to_thread(
-                self.ledger.claim, self._interval, self.margin, planned_wall, block=True
-            )
-            assert not isinstance(claim, _Busy)  # a blocking claim always gets the lock
+        asked = self._clock()
+        claim = await self.ledger.claim(self._interval, self.margin, asked - planned, urgent=urgent)
+        self._claim_trips.append(self._clock() - asked)
         if claim.learned_interval > self._interval * (1 + 1e-9):
             self._slow_to(1.0 / claim.learned_interval, "another process was refused for rate")
-        if claim.start is None:
+        if claim.start_after is None:
             await self._sleep(claim.wait)
             return None
-        return planned + (claim.start - planned_wall)
+        start = planned + claim.start_after
+        now = self._clock()
+        if start > now:  # granted a moment ahead (the claim's own transit): keep to it
+            await self._sleep(start - now)
+        elif now - start > self._slack:
+            # The answer came back late (a slow database, a busy event loop): sent now,
+            # the request could leave too close to a start claimed since by another
+            # process. Unless nobody has claimed since, the start goes unused.
+            if not await self.ledger.extend(claim.token, self._interval):
+                return None
+            return self._clock()
+        return start
+
+    def _claim_lead(self) -> float:
+        """How far ahead of a planned start to ask the share: a claim's usual round
+        trip (the median of recent ones; nothing without a share), at most the slack
+        of a whole interval's margin away from mattering."""
+        if self.ledger is None:
+            return 0.0
+        return min(statistics.median(self._claim_trips), _MOST_CLAIM_LEAD_S)
 
     def busy(self) -> bool:
         """Whether a request starting now would have to wait in this process."""
@@ -441,7 +672,7 @@ class RateLimiter:
             if slower < self._rate_per_s:
                 self._slow_to(slower, "refused for rate")
                 if self.ledger is not None:
-                    self._share(self.ledger.learn, self._interval)
+                    self.ledger.learn(self._interval)
         # The next start keeps the new spacing from the last one, even with no Retry-After.
         self._push_next_start(self._last_start + self._spacing)
         if retry_after is not None and retry_after > 0:
@@ -468,24 +699,7 @@ class RateLimiter:
             return
         self._next_start = moment
         if self.ledger is not None:
-            self._share(self.ledger.hold_until, time.time() + (moment - self._clock()))
-
-    def _share(self, update: Callable[..., bool], value: float) -> None:
-        """Write to the ledger now if its lock is free, else from a worker thread, unawaited.
-
-        The request is leaving (or the task is backing off) and must not wait for
-        the file; the next claim is far enough away for the thread to finish first.
-        """
-        if update(value):
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not on an event loop: waiting for the lock is harmless here
-            update(value, block=True)
-            return
-        writing = loop.run_in_executor(None, lambda: update(value, block=True))
-        self._background.add(writing)
-        writing.add_done_callback(self._background.discard)
+            self.ledger.hold_for(moment - self._clock())
 
 
 def precise_event_loop() -> asyncio.AbstractEventLoop:

@@ -56,11 +56,12 @@ from akarom.errors import (
 )
 from akarom.http import ON_REQUEST_SENT, build_client
 from akarom.identity import Identity, parse
-from akarom.ratelimit import RateLimiter, SpacingLedger
+from akarom.ratelimit import RateLimiter, SharedPace, SpacingLedger
 from akarom.services._reading import read
 from akarom.services._writer import ObservationWriter
 from akarom.services.challenges import ChallengeDesk, ChallengeStatus, Person
 from akarom.storage import NewObservation, NewPage, Store, StoredObservation
+from akarom.storage.pace import FleetBudget, libpq_url
 
 __all__ = [
     "DEFAULT_CACHE_WINDOW",
@@ -287,9 +288,11 @@ def carrier_limiters(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> dict[Carrier, RateLimiter]:
     """One politeness limiter per carrier, as ``settings`` ask (never above a live
-    site's floor); with ``share_limits``, each keeps its gap through a ledger every
-    process on this machine reads."""
+    site's floor). With ``share_limits`` each shares its budget with every other
+    process: through the database on PostgreSQL (a fleet of workers on any machines),
+    else through a ledger file every process on this machine reads."""
     limiters = {}
+    fleet = _fleet_budget(settings) if share_limits else None
     for carrier in Carrier:
         adapter_type = adapter_class(carrier)
         configured = settings.carrier(carrier)
@@ -304,16 +307,24 @@ def carrier_limiters(
                 configured.rate_limit,
                 rate,
             )
-        host = configured.base_url or adapter_type.BASE_URL
-        ledger = (
-            SpacingLedger(settings.data_dir / "ratelimit", f"{carrier}@{host}")
-            if share_limits and SpacingLedger.available()
-            else None
-        )
+        key = f"{carrier}@{configured.base_url or adapter_type.BASE_URL}"
+        ledger: SharedPace | SpacingLedger | None = None
+        if fleet is not None:
+            ledger = fleet.pace(key)
+        elif share_limits and SpacingLedger.available():
+            ledger = SpacingLedger(settings.data_dir / "ratelimit", key)
         limiters[carrier] = RateLimiter(
             rate, concurrency, ledger=ledger, name=carrier.value, clock=clock, sleep=sleep
         )
     return limiters
+
+
+def _fleet_budget(settings: Settings) -> FleetBudget | None:
+    """The database-kept budget when the database is PostgreSQL (a fleet), else None."""
+    url = settings.database_url
+    if url is None or not url.startswith("postgresql"):
+        return None
+    return FleetBudget(libpq_url(url))
 
 
 class Checker:
@@ -352,6 +363,8 @@ class Checker:
         self._lines: dict[Carrier, _CarrierLine] = {}
         # Every carrier of the one list, each with its adapter: a carrier without one
         # fails here, before any check starts (adapter_class raises LookupError).
+        #: Limiters made here are closed here; shared ones by whoever shares them.
+        self._owns_limiters = not limiters
         limiters = limiters or carrier_limiters(
             settings, share_limits=share_limits, clock=clock, sleep=sleep
         )
@@ -392,6 +405,8 @@ class Checker:
         finally:
             for line in self._lines.values():
                 await line.adapter.client.aclose()
+                if self._owns_limiters:
+                    await line.limiter.aclose()
 
     def _announce(self, result: CarrierResult) -> None:
         for observer in self.observers:

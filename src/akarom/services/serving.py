@@ -29,7 +29,7 @@ import httpx
 
 from akarom.config import Settings
 from akarom.domain import Carrier, CarrierResult
-from akarom.ratelimit import RateLimiter
+from akarom.ratelimit import URGENT, RateLimiter
 from akarom.services.advising import RuleSet, load_advice_rules, today_in_japan
 from akarom.services.challenges import ChallengeQueue
 from akarom.services.checking import CheckOutcome, CheckRequest, check_with
@@ -109,7 +109,13 @@ class Hub:
         """``request`` checked for ``dealer_id`` and advised under today's rules
         (``staff``: as for ``checker``)."""
         checker = self.checker(dealer_id, staff=staff)
-        return await check_with(checker, request, self.rules, request.on or today_in_japan())
+        # A person waits for this answer: its requests go ahead of any batch's, here
+        # and across the fleet (``ratelimit.URGENT``).
+        urgent = URGENT.set(True)
+        try:
+            return await check_with(checker, request, self.rules, request.on or today_in_japan())
+        finally:
+            URGENT.reset(urgent)
 
     @property
     def checkers(self) -> Mapping[tuple[str | None, bool], Checker]:
@@ -119,6 +125,9 @@ class Hub:
         try:
             for checker in list(self._checkers.values()):
                 await checker.aclose()
+            for limiter in (self._limiters or {}).values():
+                await limiter.aclose()
         finally:
             self._checkers.clear()
+            self._limiters = None
             await asyncio.to_thread(self.store.close)
