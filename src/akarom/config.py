@@ -13,6 +13,8 @@
                                 user's data folder, via platformdirs)
 ``AKAROM_RULES_FILE``           a dealer's advice rules, merged over the shipped
                                 ones (see ``akarom.advice``)
+``AKAROM_QUEUE_URL``            where the job queue lives, when not in the
+                                database itself (``services.engine``)
 ==============================  =============================================
 
 >>> s = Settings.from_env({"AKAROM_CARRIERS_URL": "http://127.0.0.1:8765/",
@@ -38,7 +40,14 @@ import platformdirs
 from akarom.domain import Carrier
 from akarom.errors import ConfigError
 
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_RATE_LIMIT", "CarrierSettings", "Lang", "Settings"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_WORKER_BATCHES",
+    "CarrierSettings",
+    "Lang",
+    "Settings",
+]
 
 Lang = Literal["ja", "en"]
 
@@ -46,6 +55,8 @@ Lang = Literal["ja", "en"]
 #: conservative; nobody has documented what the carriers tolerate (carrier-sites.md §8).
 DEFAULT_RATE_LIMIT = 0.5
 DEFAULT_CONCURRENCY = 1
+#: Batches one ``akarom worker`` runs at once unless ``--concurrency`` says otherwise.
+DEFAULT_WORKER_BATCHES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,7 @@ class Settings:
     data_dir: Path
     carriers: Mapping[Carrier, CarrierSettings]
     rules_file: Path | None = None
+    queue_url: str | None = None
 
     def carrier(self, carrier: Carrier) -> CarrierSettings:
         return self.carriers[carrier]
@@ -93,6 +105,7 @@ class Settings:
             data_dir=Path(data_dir),
             carriers=carriers,
             rules_file=Path(rules_file) if (rules_file := env.get("AKAROM_RULES_FILE")) else None,
+            queue_url=env.get("AKAROM_QUEUE_URL", "").strip() or None,
         )
 
 

@@ -36,18 +36,23 @@ def unregistered(count: int, start: int = 100) -> list[str]:
 
 
 class Place:
-    """A data folder, a sandbox, and a Hub on them (opened again as a restarted server)."""
+    """A database, a sandbox, and a Hub on them (opened again as a restarted server, on
+    this machine's data folder or another's)."""
 
     def __init__(self, data_dir: Path, latency_ms: int = 0) -> None:
         self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.database_url = f"sqlite:///{data_dir / 'shared.db'}"
         self.sandbox = httpx.ASGITransport(app=sandbox_app(latency_ms))
 
     @asynccontextmanager
-    async def hub(self) -> AsyncIterator[Hub]:
-        settings = web_settings(self.data_dir)
+    async def hub(self, machine: Path | None = None) -> AsyncIterator[Hub]:
+        """A Hub whose files are in ``machine`` (default: the first machine's folder)."""
+        data_dir = machine or self.data_dir
+        settings = web_settings(data_dir, self.database_url)
         hub = Hub(
             settings,
-            Store.open(None, self.data_dir),
+            Store.open(self.database_url, data_dir),
             transports=dict.fromkeys(Carrier, self.sandbox),
         )
         try:
@@ -64,7 +69,7 @@ class Place:
 @asynccontextmanager
 async def running(hub: Hub, **options: Any) -> AsyncIterator[InProcessJobs]:
     jobs = InProcessJobs(hub, **options)
-    jobs.start()
+    await jobs.start()
     try:
         yield jobs
     finally:
@@ -105,16 +110,20 @@ async def test_a_batch_runs_to_the_end(tmp_path: Path) -> None:
         assert [r.row_number for r in results] == [1, 2, 3]
         assert [r.result["verdict"] for r in results] == ["clear", "invalid", "caution"]
         assert results[0].result["advice"]["role"] == "dealer"
-        report = jobs.report_path(done)
+        report = await jobs.report(done)
         assert report is not None
-        assert report.read_bytes().startswith(b"\xef\xbb\xbf")
+        assert report.startswith(b"\xef\xbb\xbf")
+        assert report.count(b"\r\n") == 4  # the header and every row
         assert hub.store.dealer_devices(dealer.id, prefix="35") != []
 
 
+@pytest.mark.parametrize("where", ["same machine", "another machine"])
 async def test_an_interrupted_batch_resumes_without_asking_finished_rows_again(
-    tmp_path: Path,
+    tmp_path: Path, where: str
 ) -> None:
-    place = Place(tmp_path, latency_ms=60)
+    """However it stopped, wherever it resumes: a worker on another machine has no file
+    of the first run, only the database."""
+    place = Place(tmp_path / "first", latency_ms=60)
     devices = unregistered(20)
     async with place.hub() as hub:
         # What one device costs, on a device of its own.
@@ -128,8 +137,10 @@ async def test_an_interrupted_batch_resumes_without_asking_finished_rows_again(
         assert per_device >= len(Carrier)
 
         async with running(hub) as jobs:
+            # fresh: no answer from before the batch is reused, so only the batch's own
+            # run can spare the rows it finished.
             job, _ = await jobs.submit_batch(
-                dealer_id=dealer.id, input_name="stock.csv", data=batch_input(devices)
+                dealer_id=dealer.id, input_name="stock.csv", data=batch_input(devices), fresh=True
             )
             await until(lambda: len(hub.store.job_results(job.id)) >= 5)
         # The runner stopped mid-run: the job waits, running, for the next start.
@@ -139,9 +150,13 @@ async def test_an_interrupted_batch_resumes_without_asking_finished_rows_again(
         assert 5 <= len(kept) < len(devices)
         asked_before = await place.requests()
 
-    async with place.hub() as restarted, running(restarted) as jobs:
+    machine = tmp_path / "second" if where == "another machine" else None
+    async with place.hub(machine) as restarted, running(restarted) as jobs:
         await until(lambda: job_now(restarted, job).status is JobStatus.DONE)
         results = restarted.store.job_results(job.id)
+        report = await jobs.report(job_now(restarted, job))
+    assert report is not None
+    assert report.count(b"\r\n") == len(devices) + 1
     assert [r.row_number for r in results] == list(range(1, len(devices) + 1))
     # Rows finished before the stop were not checked again: their results are untouched,
     # or (a row kept just as the stop came, before the run saved it) rebuilt from the

@@ -29,6 +29,7 @@ import typer
 from akarom import __version__
 from akarom.cli._edge import UNEXPECTED, EdgeGroup, note_verbosity, report_unexpected, speak
 from akarom.cli.accounts import register_accounts
+from akarom.cli.worker import register_worker
 from akarom.domain import Carrier
 from akarom.services.options import Role, SellerKind, SimLock
 
@@ -604,6 +605,7 @@ def serve(
 
 
 register_accounts(app)  # akarom dealer …, akarom apikey … (akarom.cli.accounts)
+register_worker(app)  # akarom worker (akarom.cli.worker)
 
 
 def main() -> None:

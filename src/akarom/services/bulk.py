@@ -164,6 +164,7 @@ def _prepare(
     column: str | None,
     resume: bool,
     options: dict[str, Any],
+    run_name: str | None = None,
 ) -> tuple[Table, int, StoredRun, bool]:
     """Open the input (its errors come before any request), count it, find or start the run."""
     if output_path.resolve() == input_path.resolve():
@@ -176,7 +177,7 @@ def _prepare(
     try:
         total = sum(1 for _ in table.rows())
         input_sha256 = _file_sha256(input_path)
-        output_name = str(output_path.resolve())
+        output_name = run_name or str(output_path.resolve())
         previous = store.find_run(input_sha256=input_sha256, output_name=output_name)
         if resume and previous is not None:
             logger.info("resuming run %d of %s", previous.id, input_path)
@@ -407,12 +408,15 @@ async def run_bulk(
     advice: RowAdvice | None = None,
     on_row: RowCallback | None = None,
     output_encoding: str | None = None,
+    run_name: str | None = None,
 ) -> BulkSummary:
     """Check every row of ``input_path`` and write the report to ``output_path``.
 
     With ``advice``, every row also gets its role's advice columns (``ADVICE_COLUMNS``);
     ``on_row`` is awaited for every row written; ``output_encoding`` overrides the
     report's text encoding (by default it mirrors a cp932 input, else UTF-8 with BOM).
+    ``run_name`` names the run a ``resume`` looks for (default: the report's path), so
+    that a job resumed on another machine, in another folder, finds its earlier run.
 
     Raises ``TableError`` for an unusable file (before any carrier is asked).
     The report appears at ``output_path`` only when every row is written.
@@ -426,6 +430,7 @@ async def run_bulk(
         column,
         resume,
         {"column": column, "all_carriers": all_carriers, "fresh": fresh},
+        run_name,
     )
     with table:
         summary = BulkSummary(output=output_path, run_id=run.id)

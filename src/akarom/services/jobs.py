@@ -16,8 +16,14 @@ changes where a job runs, never what it does:
   jobs as they are in the database, for the next start.
 
 ``Jobs`` is what the web pages and the API call (``submit_check``, ``submit_batch``,
-``cancel``, ``resume``, ``report_path``); a runner for another engine only says how
-a job is handed over (``_hand_over``) and how a running one is interrupted.
+``cancel``, ``resume``, ``report``); a runner for another engine only says how a
+job is handed over (``hand_over``) and how a running one is interrupted
+(``interrupt``). ``services.engine.EngineJobs`` is that runner on PostgreSQL: jobs go
+to a queue that any number of ``akarom worker`` processes, on any machines, take from.
+
+A batch's run is named after its job (``job:<key>``), not after a file on the machine
+that ran it, and its report is kept in the database: a batch that a killed worker
+left half done resumes on any machine, and any server hands out its report.
 
 A cancel is recorded first (``cancel_requested``), then the runner interrupts the
 job; ``run_job`` also looks at the flag every few seconds, for engines that cannot
@@ -132,6 +138,10 @@ def _write_input(path: Path, data: bytes) -> None:
     partial.replace(path)
 
 
+def _read_if_there(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
 def _error_code(error: BaseException) -> str:
     """A failed job's short reason: a code a page can translate, nothing of the server."""
     if isinstance(error, TableError):
@@ -153,12 +163,17 @@ def _unwrapped(error: BaseException) -> BaseException:
 # -- what a job does -------------------------------------------------------------------
 
 
-async def run_job(hub: Hub, job_id: int) -> JobStatus | None:
+async def run_job(
+    hub: Hub, job_id: int, *, hand_back_storage_errors: bool = False
+) -> JobStatus | None:
     """Run (or resume) job ``job_id`` to its end; the status it ended with.
 
     None when there was nothing to run: no such job, or it had already finished
     (cancelled while queued, say). A cancelled task leaves the job ``running`` for
     the next start to resume, unless a cancel was requested (then ``cancelled``).
+    With ``hand_back_storage_errors`` (an engine that retries), a database failure
+    is raised, leaving the job ``running`` to be resumed, instead of failing it:
+    a database that is briefly unreachable must not end a dealer's batch.
     """
     store = hub.store
     before = await asyncio.to_thread(store.job_by_id, job_id)
@@ -185,6 +200,9 @@ async def run_job(hub: Hub, job_id: int) -> JobStatus | None:
         if isinstance(error, JobCancelled):
             await asyncio.to_thread(store.finish_job, job_id, JobStatus.CANCELLED)
             return JobStatus.CANCELLED
+        if hand_back_storage_errors and isinstance(error, StorageError):
+            logger.warning("job %s: the database failed (%s); it will be resumed", job.key, error)
+            raise
         code = _error_code(error)
         if code == "error":
             logger.error("job %s failed unexpectedly", job.key, exc_info=error)
@@ -465,10 +483,13 @@ async def _run_batch(hub: Hub, job: StoredJob, *, resumed: bool) -> None:
             advice=RowAdvice(hub.rules, Role.DEALER, day, lang),
             on_row=rows.row,
             output_encoding="utf-8-sig",  # the API's CSV is UTF-8 with BOM, whatever came in
+            run_name=f"job:{job.key}",  # the same run whichever machine resumes it
         )
     finally:
         await rows.settle()
         await rows.flush()  # however it ends: the page shows how far it got
+    report = await asyncio.to_thread((folder / "report.csv").read_bytes)
+    await asyncio.to_thread(store.put_job_report, job.id, report)
     await asyncio.to_thread(store.start_job, job.id, summary.run_id)  # records the run
 
 
@@ -481,16 +502,16 @@ class JobRunner(Protocol):
     @property
     def running(self) -> bool: ...
 
-    def start(self) -> None: ...
+    async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    def submit(self, job: StoredJob) -> None:
+    async def hand_over(self, job: StoredJob) -> None:
         """Run ``job`` (queued in the store already), now or when there is room."""
         ...
 
-    def interrupt(self, job: StoredJob) -> None:
-        """Stop ``job`` now if it runs here (its cancel is recorded already)."""
+    async def interrupt(self, job: StoredJob) -> None:
+        """Stop ``job`` now wherever it runs (its cancel is recorded already)."""
         ...
 
 
@@ -500,10 +521,20 @@ class Jobs:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    def submit(self, job: StoredJob) -> None:
+    @property
+    def running(self) -> bool:
         raise NotImplementedError
 
-    def interrupt(self, job: StoredJob) -> None:
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def hand_over(self, job: StoredJob) -> None:
+        raise NotImplementedError
+
+    async def interrupt(self, job: StoredJob) -> None:
         raise NotImplementedError
 
     async def submit_check(
@@ -537,7 +568,7 @@ class Jobs:
             total=1,
         )
         job, _ = await asyncio.to_thread(self.hub.store.create_job, new)
-        self.submit(job)
+        await self.hand_over(job)
         return job
 
     async def submit_batch(
@@ -578,7 +609,7 @@ class Jobs:
         )
         job, created = await asyncio.to_thread(self.hub.store.create_job, new)
         if created:
-            self.submit(job)
+            await self.hand_over(job)
         return job, created
 
     def _count(self, suffix: str, data: bytes, column: str | None) -> int:
@@ -595,8 +626,9 @@ class Jobs:
     async def cancel(self, job_key: str, *, dealer_id: int | None) -> StoredJob | None:
         """Cancel the dealer's job (a finished one stays as it is); None if it has none such."""
         job = await asyncio.to_thread(self.hub.store.request_cancel, job_key, dealer_id)
-        if job is not None and not job.status.finished:
-            self.interrupt(job)
+        if job is not None:
+            # Even one cancelled while queued: an engine takes it off its queue.
+            await self.interrupt(job)
         return job
 
     async def resume(self, job_key: str, *, dealer_id: int | None) -> StoredJob | None:
@@ -604,15 +636,26 @@ class Jobs:
         None when the dealer has no such job, or it is not cancelled or failed."""
         job = await asyncio.to_thread(self.hub.store.requeue_job, job_key, dealer_id)
         if job is not None:
-            self.submit(job)
+            await self.hand_over(job)
         return job
 
-    def report_path(self, job: StoredJob) -> Path | None:
+    async def report(self, job: StoredJob) -> bytes | None:
         """The finished batch's report (``bulk --for dealer`` columns, UTF-8 with BOM)."""
-        if job.kind is not JobKind.BATCH or job.status is not JobStatus.DONE:
+        if not self.has_report(job):
             return None
-        path = job_folder(self.hub.settings.data_dir, job) / "report.csv"
-        return path if path.is_file() else None
+        report = await asyncio.to_thread(self.hub.store.job_report, job.id)
+        if report is None:  # a batch finished before reports were kept in the database
+            legacy = job_folder(self.hub.settings.data_dir, job) / "report.csv"
+            report = await asyncio.to_thread(
+                lambda: legacy.read_bytes() if legacy.is_file() else None
+            )
+        return report
+
+    @staticmethod
+    def has_report(job: StoredJob) -> bool:
+        """Whether ``job`` has a report to download: a batch that is done (its report is
+        kept before it is marked done)."""
+        return job.kind is JobKind.BATCH and job.status is JobStatus.DONE
 
 
 class InProcessJobs(Jobs):
@@ -641,11 +684,10 @@ class InProcessJobs(Jobs):
     def running(self) -> bool:
         return self._running
 
-    def start(self) -> None:
-        """Start taking jobs; those left queued or running in the store first (blocking
-        read: call it from the event loop, at start-up)."""
+    async def start(self) -> None:
+        """Start taking jobs; those left queued or running in the store first."""
         self._running = True
-        for job in self.hub.store.jobs_to_resume():
+        for job in await asyncio.to_thread(self.hub.store.jobs_to_resume):
             self.submit(job)
 
     async def stop(self) -> None:
@@ -656,7 +698,11 @@ class InProcessJobs(Jobs):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def hand_over(self, job: StoredJob) -> None:
+        self.submit(job)
+
     def submit(self, job: StoredJob) -> None:
+        """Run ``job`` as a task of this loop, when there is room."""
         if not self._running:
             logger.info("job %s stays queued: the runner is stopped", job.key)
             return
@@ -666,7 +712,7 @@ class InProcessJobs(Jobs):
         self._tasks[job.id] = task
         task.add_done_callback(lambda done: self._ended(job, done))
 
-    def interrupt(self, job: StoredJob) -> None:
+    async def interrupt(self, job: StoredJob) -> None:
         task = self._tasks.get(job.id)
         if task is not None:
             task.cancel()

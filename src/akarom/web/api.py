@@ -29,7 +29,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import parse as parse_limit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from akarom.domain import Carrier
 from akarom.errors import InvalidImei, UsageError
@@ -551,11 +551,13 @@ async def get_results(
     """Every row's result so far, in row order (JSON lines); or the report once done (CSV)."""
     job = await _batch_of(request, caller, batch_id)
     if format == "csv":
-        path = jobs_of(request).report_path(job)
-        if path is None:
+        report = await jobs_of(request).report(job)
+        if report is None:
             raise HTTPException(status_code=409, detail=f"the batch is {job.status.value}")
-        return FileResponse(
-            path, media_type="text/csv; charset=utf-8", filename=f"akarom-{job.key}.csv"
+        return Response(
+            report,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="akarom-{job.key}.csv"'},
         )
     store = hub_of(request).store
 

@@ -23,7 +23,8 @@ from akarom import __version__
 from akarom.config import Settings
 from akarom.domain import Carrier
 from akarom.services.database import open_store
-from akarom.services.jobs import InProcessJobs
+from akarom.services.engine import engine_conninfo
+from akarom.services.jobs import InProcessJobs, Jobs
 from akarom.services.serving import Hub
 from akarom.web import ops
 from akarom.web.ops import Metrics, RequestMetrics
@@ -67,7 +68,7 @@ def create_app(
         hub_metrics: Metrics = app.state.metrics
         hub_metrics.watch_jobs(store)
         hub.observers.append(hub_metrics.observe)
-        jobs = _start_jobs(hub)
+        jobs = await _start_jobs(hub)
         app.state.jobs = jobs
         if on_start is not None:
             on_start(hub)
@@ -114,10 +115,18 @@ def _routers() -> list[APIRouter]:
     return [public.router, dealer.router, api.router]
 
 
-def _start_jobs(hub: Hub) -> InProcessJobs:
-    """The job runner of this process (``services.jobs``), started."""
-    jobs = InProcessJobs(hub)
-    jobs.start()
+async def _start_jobs(hub: Hub) -> Jobs:
+    """The job runner of this process, started: the engine's queue on PostgreSQL
+    (``services.engine``), else tasks of this process (``services.jobs``)."""
+    conninfo = engine_conninfo(hub.settings)
+    jobs: Jobs
+    if conninfo is None:
+        jobs = InProcessJobs(hub)
+    else:
+        from akarom.services.engine import Engine, EngineJobs  # procrastinate: PostgreSQL only
+
+        jobs = EngineJobs(hub, Engine(conninfo))
+    await jobs.start()
     return jobs
 
 

@@ -21,12 +21,12 @@ import unicodedata
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi.routing import APIRoute
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from akarom.domain import Carrier, Source, Status
 from akarom.errors import InvalidImei, UsageError
@@ -41,6 +41,7 @@ from akarom.services.challenges import (
 )
 from akarom.services.checks import JST
 from akarom.services.history import HistoryEntry, device_history
+from akarom.services.jobs import Jobs
 from akarom.services.options import Role
 from akarom.services.serving import tenant_of
 from akarom.services.validation import invalid_message, parse_imei
@@ -60,9 +61,6 @@ from akarom.web.public import check_view
 from akarom.web.rendering import page, request_lang
 from akarom.web.security import EVIDENCE_CSP, check_csrf, ensure_csrf
 from akarom.web.state import hub_of, jobs_of
-
-if TYPE_CHECKING:
-    from akarom.services.jobs import Jobs
 
 __all__ = ["LOGIN_LIMIT", "current_user", "router"]
 
@@ -355,13 +353,8 @@ async def _batch_context(request: Request, user: StoredUser, job: StoredJob) -> 
         ],
         "can_cancel": not job.status.finished and not job.cancel_requested,
         "can_resume": job.status in (JobStatus.CANCELLED, JobStatus.FAILED),
-        "has_report": await asyncio.to_thread(_has_report, jobs_of(request), job),
+        "has_report": Jobs.has_report(job),
     }
-
-
-def _has_report(jobs: Jobs, job: StoredJob) -> bool:
-    path = jobs.report_path(job)
-    return path is not None and path.is_file()
 
 
 @router.get("/batches/{key}")
@@ -397,11 +390,11 @@ async def resume(request: Request, user: User, key: str) -> Response:
 @router.get("/batches/{key}/report")
 async def report(request: Request, user: User, key: str) -> Response:
     job = await _batch(request, user, key)
-    path = jobs_of(request).report_path(job)
-    if path is None or not await asyncio.to_thread(path.is_file):
+    report = await jobs_of(request).report(job)
+    if report is None:
         raise HTTPException(status_code=404)
-    return FileResponse(
-        path,
+    return Response(
+        report,
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": _attachment(_report_name(job)),
