@@ -12,6 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from akarom.domain import Carrier
+from akarom.storage import JobKind, JobSource, NewJob
+from akarom.web import ops
 from akarom.web.app import create_app
 from akarom.web.security import MAX_BODY_BYTES
 from akarom.web.server import JsonFormatter
@@ -36,6 +38,102 @@ async def test_health_and_readiness(ops_app) -> None:
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["database"] == "ok"
+
+
+IDLE_QUEUE = {"checks": {"todo": 0, "doing": 0}, "batches": {"todo": 0, "doing": 0}}
+
+
+async def test_on_sqlite_every_job_runs_here_and_the_queue_is_the_unfinished_jobs(
+    ops_app,
+) -> None:
+    app, client = ops_app
+    ready = (await client.get("/readyz")).json()
+    assert ready["jobs"] == "ok"
+    assert ready["workers"] == {"alive": 0, "running_jobs": 0, "here": True}
+    assert ready["queue"] == IDLE_QUEUE
+    # A job recorded but not handed to the runner: it waits in the queue.
+    app.state.hub.store.create_job(NewJob(kind=JobKind.CHECK, source=JobSource.WEB, total=1))
+    assert (await client.get("/readyz")).json()["queue"]["checks"] == {"todo": 1, "doing": 0}
+    text = (await client.get("/metrics")).text
+    assert "akarom_workers_alive 0.0" in text
+    assert "akarom_worker_jobs_running 0.0" in text
+    assert 'akarom_queue_jobs{queue="checks",status="todo"} 1.0' in text
+    assert 'akarom_queue_jobs{queue="batches",status="doing"} 0.0' in text
+
+
+async def test_a_scrape_answers_when_the_queue_does_not_and_says_so_once(
+    ops_app, monkeypatch, caplog
+) -> None:
+    _, client = ops_app
+
+    def down(*_: object) -> None:
+        raise RuntimeError("the queue went away")
+
+    monkeypatch.setattr(ops, "_local_depth", down)
+    with caplog.at_level(logging.WARNING, logger="akarom.web.ops"):
+        for _ in range(2):
+            scraped = await client.get("/metrics")
+            assert scraped.status_code == 200
+            assert "akarom_queue_jobs" not in scraped.text
+            assert 'akarom_jobs{state="queued"}' in scraped.text
+    assert sum("could not read the job queue" in r.message for r in caplog.records) == 1
+    assert (await client.get("/readyz")).status_code == 503
+    monkeypatch.undo()
+    with caplog.at_level(logging.WARNING, logger="akarom.web.ops"):
+        assert "akarom_queue_jobs" in (await client.get("/metrics")).text
+    assert any("can be read again" in r.message for r in caplog.records)
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_workers_and_the_queue_are_told(
+    tmp_path: Path, postgres_url: str, monkeypatch
+) -> None:
+    from akarom.services.engine import QUEUE_CHECKS, TASK, EngineJobs
+
+    transport = httpx.ASGITransport(app=sandbox_app())
+    settings = web_settings(tmp_path, postgres_url)
+    app = create_app(settings, transports=dict.fromkeys(Carrier, transport))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        jobs = app.state.jobs
+        assert isinstance(jobs, EngineJobs)
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["workers"] == {"alive": 0, "running_jobs": 0, "here": True}
+        assert ready.json()["queue"] == IDLE_QUEUE
+        text = (await client.get("/metrics")).text
+        assert "akarom_workers_alive 0.0" in text
+        assert 'akarom_queue_jobs{queue="checks",status="todo"} 0.0' in text
+
+        # A job deferred for later waits in the queue (no worker takes it yet).
+        deferrer = jobs.engine.app.configure_task(
+            TASK, queue=QUEUE_CHECKS, schedule_in={"hours": 1}
+        )
+        await deferrer.defer_async(job_id=0)
+        assert (await client.get("/readyz")).json()["queue"]["checks"] == {"todo": 1, "doing": 0}
+        text = (await client.get("/metrics")).text
+        assert 'akarom_queue_jobs{queue="checks",status="todo"} 1.0' in text
+
+        store = app.state.hub.store
+        worker = store.register_worker("h:1", "worker", 2)
+        store.worker_seen(worker, 3)
+        text = (await client.get("/metrics")).text
+        assert "akarom_workers_alive 1.0" in text
+        assert "akarom_worker_jobs_running 3.0" in text
+        workers = (await client.get("/readyz")).json()["workers"]
+        assert workers["alive"] == 1
+        assert workers["running_jobs"] == 3
+
+        async def down() -> None:
+            raise OSError("the queue's database went away")
+
+        monkeypatch.setattr(jobs.engine, "depth", down)
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["queue"] == "down"
+        assert ready.json()["database"] == "ok"
 
 
 async def test_not_ready_when_the_database_does_not_answer(ops_app) -> None:
