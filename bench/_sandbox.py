@@ -12,6 +12,7 @@ Run as a module, this file is the child: ``python -m bench._sandbox FD SCENARIO`
 from __future__ import annotations
 
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -38,6 +39,45 @@ class CarrierStats:
     requests: int
     rejected_rate_limit: int
     max_rate_per_s: int
+    max_in_flight: int = 0
+
+
+class AgainstLimits:
+    """A run's figures against the carriers' limits, from the sandbox's counters.
+
+    A mixin for a run record with ``stats`` (the sandbox's counters), ``wall_s`` and
+    class constants ``RATE_PER_S`` and ``LATENCY_MS`` (what the sandbox was set to).
+    """
+
+    __slots__ = ()
+    stats: Mapping[Carrier, CarrierStats]
+    RATE_PER_S: ClassVar[float]
+    LATENCY_MS: ClassVar[float]
+
+    @property
+    def wall(self) -> float:
+        raise NotImplementedError
+
+    def least_time(self, carrier: Carrier) -> float:
+        """What ``carrier``'s requests need at the limit: the gaps, and one answer."""
+        requests = self.stats[carrier].requests
+        return (requests - 1) / self.RATE_PER_S + self.LATENCY_MS / 1000 if requests else 0.0
+
+    @property
+    def busiest(self) -> Carrier:
+        return max(self.stats, key=lambda carrier: self.stats[carrier].requests)
+
+    @property
+    def bound(self) -> float:
+        return self.least_time(self.busiest)
+
+    @property
+    def ratio(self) -> float:
+        return self.wall / self.bound if self.bound else math.nan
+
+    @property
+    def rejected(self) -> int:
+        return sum(s.rejected_rate_limit for s in self.stats.values())
 
 
 class Sandbox:

@@ -44,6 +44,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from akarom.domain import Carrier
 from bench import _process
@@ -59,7 +60,7 @@ from bench._fleet import (
 )
 from bench._process import AKAROM, Finished
 from bench._report import Outcome, at_most, markdown_table
-from bench._sandbox import CarrierStats, Sandbox, akarom_env
+from bench._sandbox import AgainstLimits, CarrierStats, Sandbox, akarom_env
 
 __all__ = ["NAME", "TITLE", "run"]
 
@@ -93,7 +94,7 @@ def ratio_goal(devices: int) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Measured:
+class Measured(AgainstLimits):
     """One bulk run: the devices of its sheet, the process, the sandbox's counters, the report."""
 
     mix: str
@@ -101,26 +102,12 @@ class Measured:
     process: Finished
     stats: Mapping[Carrier, CarrierStats]
     rows: Sequence[ReportRow]
-
-    def least_time(self, carrier: Carrier) -> float:
-        requests = self.stats[carrier].requests
-        return (requests - 1) / RATE_PER_S + LATENCY_MS / 1000 if requests else 0.0
+    RATE_PER_S: ClassVar[float] = RATE_PER_S
+    LATENCY_MS: ClassVar[float] = LATENCY_MS
 
     @property
-    def busiest(self) -> Carrier:
-        return max(self.stats, key=lambda carrier: self.stats[carrier].requests)
-
-    @property
-    def bound(self) -> float:
-        return self.least_time(self.busiest)
-
-    @property
-    def ratio(self) -> float:
-        return self.process.wall_s / self.bound if self.bound else math.nan
-
-    @property
-    def rejected(self) -> int:
-        return sum(s.rejected_rate_limit for s in self.stats.values())
+    def wall(self) -> float:
+        return self.process.wall_s
 
     @property
     def requests(self) -> int:
