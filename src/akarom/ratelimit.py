@@ -104,6 +104,11 @@ _FORGET_LEARNED_AFTER_S = 60.0
 #: The furthest ahead of its planned start a claim is sent to the share.
 _MOST_CLAIM_LEAD_S = 0.005
 
+#: A start reached later than this (and than the margin's slack) after the share
+#: granted it is sent only if no process has claimed since (``SharedPace.extend``).
+#: Below it, the lateness is the machine's own scheduling, which ``sent`` absorbs.
+_LATE_AFTER_S = 0.001
+
 #: When the slot held by the current task opened (see ``RateLimiter.sent``).
 _SLOT_STARTED: ContextVar[float | None] = ContextVar("_SLOT_STARTED", default=None)
 
@@ -615,11 +620,12 @@ class RateLimiter:
         now = self._clock()
         if start > now:  # granted a moment ahead (the claim's own transit): keep to it
             await self._sleep(start - now)
-        elif now - start > self._slack:
+            now = self._clock()
+        if now - start > max(self._slack, _LATE_AFTER_S):
             # The answer came back late (a slow database, a busy event loop): sent now,
             # the request could leave too close to a start claimed since by another
             # process. Unless nobody has claimed since, the start goes unused.
-            if not await self.ledger.extend(claim.token, self._interval):
+            if not await self.ledger.extend(claim.token, self._spacing):
                 return None
             return self._clock()
         return start
