@@ -552,3 +552,32 @@ def test_a_ledger_extends_the_start_just_taken_only_if_nobody_claimed_since(tmp_
     assert not isinstance(second, _Busy)
     assert second.start == pytest.approx(100.3)
     assert ledger.extend(first.next_start, 100.5) is False  # another start was taken since
+
+
+async def test_requests_due_together_after_a_stall_still_leave_an_interval_apart() -> None:
+    """A process that pauses between a start and its request leaving (the event loop
+    busy, the machine loaded) finds the next start due too: they must not leave together."""
+    clock = VirtualClock()
+    limiter = RateLimiter(10, 2, clock=clock, sleep=clock.sleep)
+    first_in, second_in, stall_over = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    sends: list[float] = []
+
+    async def first() -> None:
+        async with limiter.slot():
+            first_in.set()
+            await second_in.wait()
+            clock.now += 0.15  # the pause, after this request's start
+            stall_over.set()
+            await limiter.sent()
+            sends.append(clock())
+
+    async def second() -> None:
+        await first_in.wait()
+        async with limiter.slot():  # its start comes due during the pause
+            second_in.set()
+            await stall_over.wait()
+            await limiter.sent()
+            sends.append(clock())
+
+    await asyncio.gather(first(), second())
+    assert sends[1] - sends[0] >= 0.1 - 1e-9

@@ -515,6 +515,8 @@ class RateLimiter:
         self._turn = _Gate(1)
         self._next_start = 0.0
         self._last_start = float("-inf")
+        #: When this process's last request really left (``sent``).
+        self._last_sent = float("-inf")
         #: Bumped at every cut in pace; a slot remembers the generation it opened under.
         self._generation = 0
         self._set_pace(rate_per_s)
@@ -651,8 +653,19 @@ class RateLimiter:
         new process opening its first connection), the next request must wait for
         it. So the next start is this send plus the interval, less the smallest
         lead seen lately (what the next request will at least take too).
+
+        It is also the last gate: a request about to leave less than an interval
+        after this process's previous one waits out the rest. That happens only when
+        the event loop stalled (a long pause of the process) between a start and its
+        request leaving, and the next start came due meanwhile: after the stall both
+        would leave together.
         """
         now = self._clock()
+        leaves = max(now, self._last_sent + self._interval)
+        self._last_sent = leaves
+        if leaves > now:
+            await self._sleep(leaves - now)
+            now = self._clock()
         started = _SLOT_STARTED.get()
         if started is not None:
             self._leads.append(now - started)
