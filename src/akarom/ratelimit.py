@@ -78,6 +78,7 @@ __all__ = [
     "SLOWDOWN_FACTOR",
     "URGENT",
     "FileShare",
+    "Gate",
     "PaceClaim",
     "RateLimiter",
     "SharedPace",
@@ -433,8 +434,12 @@ class FileShare:
         writing.add_done_callback(self._background.discard)
 
 
-class _Gate:
-    """At most ``size`` holders; waiters enter in arrival order, urgent ones first."""
+class Gate:
+    """At most ``size`` holders; waiters enter in arrival order, urgent ones first.
+
+    A limiter's slots and turn are gates; so is a Checker's admission to a carrier
+    (``services.checks``), where checks wait rather than inside the limiter.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -509,10 +514,10 @@ class RateLimiter:
         self.name = name or (ledger.key if ledger is not None else "rate limiter")
         self._clock = clock
         self._sleep = sleep
-        self._slots = _Gate(concurrency)
+        self._slots = Gate(concurrency)
         # Waiters queue for the turn in arrival order, so the earliest caller gets the
         # next start time; an urgent one (``URGENT``) goes ahead of the others.
-        self._turn = _Gate(1)
+        self._turn = Gate(1)
         self._next_start = 0.0
         self._last_start = float("-inf")
         #: When this process's last request really left (``sent``).

@@ -115,6 +115,23 @@ def wait_for_answers(deployment: Deployment, dealer: str, batch_id: str, answers
         time.sleep(0.05)
 
 
+def assert_finished_by_the_others(
+    fleet: Deployment, batch_id: str, devices: Sequence[Device], answers_before: int
+) -> Any:
+    """The batch a worker left (killed or stopped) is finished by another, whole,
+    politely, with no kept answer asked again; what that last check found."""
+    body = fleet.wait_finished("A", batch_id, BATCH_WITHIN_S)
+    assert body["status"] == "done", f"{body}\n{fleet.logs()}"
+    assert body["done"] == body["total"] == len(devices)
+    answers_after = fleet.sandbox.answers().total() - answers_before
+    # The batch was far from asked when its worker left: another asked the rest.
+    assert answers_after > len(devices) // 2, f"only {answers_after} answers after it left"
+    rows = fleet.report("A", batch_id)
+    assert_report(rows, devices)
+    assert_polite(fleet.sandbox.stats())
+    return assert_kept_answers_never_asked_again(fleet, rows)
+
+
 def running_worker(deployment: Deployment) -> int:
     """The pid of the one ``akarom worker`` running a job (its ``workers`` row says
     so at its next heartbeat, every 2 s)."""
@@ -249,18 +266,9 @@ def test_a_killed_workers_batch_is_finished_elsewhere_without_asking_twice(deplo
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
 
-    body = fleet.wait_finished("A", batch_id, BATCH_WITHIN_S)
-    assert body["status"] == "done", f"{body}\n{fleet.logs()}"
-    assert body["done"] == body["total"] == len(devices)
+    again = assert_finished_by_the_others(fleet, batch_id, devices, answers_at_kill)
     resumed_in = time.monotonic() - killed_at
-    answers_after = fleet.sandbox.answers().total() - answers_at_kill
-    # The batch was far from asked when its worker died: another asked the rest.
-    assert answers_after > len(devices) // 2, f"only {answers_after} answers after the kill"
-    rows = fleet.report("A", batch_id)
-    assert_report(rows, devices)
     stats = fleet.sandbox.stats()
-    assert_polite(stats)
-    again = assert_kept_answers_never_asked_again(fleet, rows)
     report_figures(
         rows_at_kill=at_kill["done"],
         answers_at_kill=answers_at_kill,
@@ -358,16 +366,8 @@ def test_a_stopped_worker_exits_at_once_and_hands_its_batch_on(deploy: Any) -> N
     exited_in = time.monotonic() - signalled_at
     assert code == 0, stopped.log()[-3000:]
 
-    body = fleet.wait_finished("A", batch_id, BATCH_WITHIN_S)
-    assert body["status"] == "done", f"{body}\n{fleet.logs()}"
-    assert body["done"] == body["total"] == len(devices)
+    again = assert_finished_by_the_others(fleet, batch_id, devices, answers_at_stop)
     finished_in = time.monotonic() - signalled_at
-    answers_after = fleet.sandbox.answers().total() - answers_at_stop
-    assert answers_after > len(devices) // 2, f"only {answers_after} answers after the stop"
-    rows = fleet.report("A", batch_id)
-    assert_report(rows, devices)
-    assert_polite(fleet.sandbox.stats())
-    again = assert_kept_answers_never_asked_again(fleet, rows)
     report_figures(
         exited_in_s=f"{exited_in:.1f}",
         rows_at_stop=at_stop["done"],

@@ -15,8 +15,8 @@ from stdnum import luhn
 
 from akarom.domain import Carrier, Source
 from akarom.errors import StorageError
+from akarom.ratelimit import Gate
 from akarom.services.bulk import run_bulk
-from akarom.services.checks import Admission
 from akarom.storage import Store
 
 HEADER = ["管理番号", "製造番号", "キャリア"]
@@ -44,12 +44,12 @@ def read_report(path: Path) -> list[dict[str, str]]:
 
 
 async def test_admission_lets_an_urgent_check_ahead_then_keeps_arrival_order() -> None:
-    admission = Admission(1)
+    admission = Gate(1)
     served: list[str] = []
     release = asyncio.Event()
 
     async def check(name: str, *, urgent: bool = False) -> None:
-        async with admission.turn(urgent=urgent):
+        async with admission.enter(urgent=urgent):
             served.append(name)
             if name == "first":
                 await release.wait()
@@ -63,16 +63,16 @@ async def test_admission_lets_an_urgent_check_ahead_then_keeps_arrival_order() -
     release.set()
     await asyncio.gather(first, *waiting, probe)
     assert served == ["first", "probe", "row-0", "row-1", "row-2"]
-    assert admission.admitted == 0
+    assert admission.inside == 0
 
 
 async def test_a_check_cancelled_while_waiting_gives_up_its_place() -> None:
-    admission = Admission(1)
+    admission = Gate(1)
     served: list[str] = []
     release = asyncio.Event()
 
     async def check(name: str) -> None:
-        async with admission.turn():
+        async with admission.enter():
             served.append(name)
             if name == "first":
                 await release.wait()
@@ -87,7 +87,7 @@ async def test_a_check_cancelled_while_waiting_gives_up_its_place() -> None:
     await asyncio.gather(first, later)
     assert cancelled.cancelled()
     assert served == ["first", "later"]
-    assert admission.admitted == 0
+    assert admission.inside == 0
 
 
 # --- Models learnt from their first device ------------------------------------------------

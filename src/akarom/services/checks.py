@@ -11,15 +11,12 @@ an error code; nothing that was not read from a carrier's page becomes a status.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
-import itertools
 import logging
 import random
 import time
 import uuid
 from asyncio import FIRST_COMPLETED
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -56,7 +53,7 @@ from akarom.errors import (
 )
 from akarom.http import ON_REQUEST_SENT, build_client
 from akarom.identity import Identity, parse
-from akarom.ratelimit import RateLimiter, SharedPace, SpacingLedger
+from akarom.ratelimit import Gate, RateLimiter, SharedPace, SpacingLedger
 from akarom.services._reading import read
 from akarom.services._writer import ObservationWriter
 from akarom.services.challenges import ChallengeDesk, ChallengeStatus, Person
@@ -155,49 +152,6 @@ def effective_limits(
     return rate_limit, concurrency
 
 
-class Admission:
-    """Which waiting check asks a carrier next: ``size`` at a time, urgent ones first.
-
-    Checks of a carrier past its ``size`` wait here, in arrival order, rather than
-    in its limiter; so a check that others are waiting for (the first device of a
-    model nobody has seen) can go ahead of a long queue instead of behind it.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.admitted = 0
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._arrivals = itertools.count()
-
-    @contextlib.asynccontextmanager
-    async def turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
-        if self.admitted < self.size and not self._waiting:
-            self.admitted += 1
-        else:
-            admitted = asyncio.get_running_loop().create_future()
-            entry = (0 if urgent else 1, next(self._arrivals), admitted)
-            heapq.heappush(self._waiting, entry)
-            try:
-                await admitted
-            except asyncio.CancelledError:
-                if admitted.done() and not admitted.cancelled():
-                    self._leave()  # admitted just as it was cancelled: pass the turn on
-                raise
-        try:
-            yield
-        finally:
-            self._leave()
-
-    def _leave(self) -> None:
-        """One admitted check is done: its turn goes to the first still waiting."""
-        while self._waiting:
-            _, _, waiting = heapq.heappop(self._waiting)
-            if not waiting.done():
-                waiting.set_result(None)
-                return
-        self.admitted -= 1
-
-
 class _CarrierLine:
     """One carrier's adapter, client and limiter, and whether it is paused."""
 
@@ -206,8 +160,10 @@ class _CarrierLine:
     ) -> None:
         self.adapter = adapter
         self.limiter = limiter
-        #: Checks waiting to ask this carrier wait here, outside its limiter's slots.
-        self.admission = Admission(limiter.concurrency)
+        #: Checks waiting to ask this carrier wait here, in arrival order, rather than in
+        #: its limiter, so that a check others wait for (the first device of a model
+        #: nobody has seen: ``urgent``) can go ahead of a long queue instead of behind it.
+        self.admission = Gate(limiter.concurrency)
         #: How long a pause lasts (None: for the rest of the run, as a CLI run wants).
         self.pause_s = pause_s
         self._paused: CarrierError | None = None
@@ -663,7 +619,7 @@ class Checker:
             if line.paused is not None:
                 return _unknown(carrier, line.paused.code, detail=f"paused: {line.paused}")
             try:
-                async with line.admission.turn(urgent=urgent):
+                async with line.admission.enter(urgent=urgent):
                     observation = await line.adapter.check(imei)
             except asyncio.CancelledError:
                 raise
