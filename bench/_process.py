@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,24 @@ class Finished:
 
     def tail(self, lines: int = 20) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
+
+
+def answers_soon(
+    ask: Callable[[], Any], process: subprocess.Popen[bytes], within_s: float = 60.0
+) -> bool:
+    """Whether a server just started answers ``ask`` (an HTTP call that raises on a
+    failure) before ``process`` ends or ``within_s`` pass: asked every 0.1 s."""
+    import httpx  # only the benches that start a server
+
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            ask()
+            return True
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
 
 
 def environment(settings: Mapping[str, str]) -> dict[str, str]:

@@ -16,7 +16,6 @@ import math
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, ClassVar
 import httpx
 
 from akarom.domain import Carrier
+from bench._process import answers_soon
 
 __all__ = ["CarrierStats", "Sandbox", "akarom_env"]
 
@@ -99,16 +99,12 @@ class Sandbox:
             pass_fds=(fd,),
         )
         # The socket already listens, so this waits in its backlog until uvicorn serves.
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self._admin.get("/_sandbox/stats").raise_for_status()
-                return self
-            except httpx.HTTPError:
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.__exit__(None, None, None)
-                    raise RuntimeError("the sandbox did not start") from None
-                time.sleep(0.1)
+        if answers_soon(
+            lambda: self._admin.get("/_sandbox/stats").raise_for_status(), self._process
+        ):
+            return self
+        self.__exit__(None, None, None)
+        raise RuntimeError("the sandbox did not start")
 
     def __exit__(
         self,

@@ -55,7 +55,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench._fleet import SKEWED_SHARES, Fleet, scenario_devices
 from bench._machine import _busy_seconds
-from bench._process import AKAROM, environment
+from bench._process import AKAROM, answers_soon, environment
 from bench._report import Outcome, markdown_table
 from bench._sandbox import Sandbox, akarom_env
 
@@ -269,16 +269,12 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(self.url + "/healthz", timeout=5).raise_for_status()
-                return self
-            except httpx.HTTPError:
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.__exit__(None, None, None)
-                    raise RuntimeError(f"akarom serve did not start:\n{self.log_tail()}") from None
-                time.sleep(0.1)
+        if answers_soon(
+            lambda: httpx.get(self.url + "/healthz", timeout=5).raise_for_status(), self._process
+        ):
+            return self
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"akarom serve did not start:\n{self.log_tail()}")
 
     def __exit__(
         self,
