@@ -10,7 +10,7 @@ changes where a job runs, never what it does:
   kept as it is written (``job_results``, one ``check --json`` object per row); a
   check is one device, its row rewritten as each carrier answers (live progress).
   Whatever goes wrong ends as ``failed`` with a short code, never a lost row.
-- **Where it runs** is a ``JobRunner``. ``InProcessJobs`` (the default, with SQLite)
+- **Where it runs** is a ``Jobs`` subclass. ``InProcessJobs`` (the default, with SQLite)
   runs jobs as asyncio tasks on the server's own event loop, a few at a time, and
   picks up queued and interrupted jobs when it starts. Stopping it leaves unfinished
   jobs as they are in the database, for the next start.
@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from akarom.domain import Carrier, CarrierResult, Status
 from akarom.errors import AkaromError, InvalidImei, StorageError
@@ -63,7 +63,6 @@ __all__ = [
     "DEFAULT_BATCHES_AT_ONCE",
     "DEFAULT_CHECKS_AT_ONCE",
     "InProcessJobs",
-    "JobRunner",
     "Jobs",
     "TableError",
     "batch_input",
@@ -496,27 +495,9 @@ async def _run_batch(hub: Hub, job: StoredJob, *, resumed: bool) -> None:
 # -- where a job runs ------------------------------------------------------------------
 
 
-class JobRunner(Protocol):
-    """Where this process's jobs run: started with the server, stopped with it."""
-
-    @property
-    def running(self) -> bool: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def hand_over(self, job: StoredJob) -> None:
-        """Run ``job`` (queued in the store already), now or when there is room."""
-        ...
-
-    async def interrupt(self, job: StoredJob) -> None:
-        """Stop ``job`` now wherever it runs (its cancel is recorded already)."""
-        ...
-
-
 class Jobs:
-    """What pages and the API ask of jobs; a subclass decides where they run."""
+    """What pages and the API ask of jobs; a subclass decides where they run (the
+    runner: started with the server, stopped with it)."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -532,9 +513,11 @@ class Jobs:
         raise NotImplementedError
 
     async def hand_over(self, job: StoredJob) -> None:
+        """Run ``job`` (queued in the store already), now or when there is room."""
         raise NotImplementedError
 
     async def interrupt(self, job: StoredJob) -> None:
+        """Stop ``job`` now wherever it runs (its cancel is recorded already)."""
         raise NotImplementedError
 
     async def submit_check(
