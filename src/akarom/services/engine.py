@@ -85,6 +85,7 @@ _SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('akarom-queue:' || current
 _UNFINISHED_ENGINE_JOBS = """
 SELECT (args->>'job_id')::bigint AS job_id, id, status FROM procrastinate_jobs
  WHERE task_name = %(task)s AND status IN ('todo', 'doing')
+   AND (%(job_id)s::bigint IS NULL OR (args->>'job_id')::bigint = %(job_id)s::bigint)
 """
 
 
@@ -220,12 +221,14 @@ class Engine:
 
     async def abort(self, job: StoredJob) -> None:
         """Stop ``job``: taken off the queue, or its running task cancelled where it runs."""
-        for row in await self._unfinished():
-            if row["job_id"] == job.id:
-                await self.app.job_manager.cancel_job_by_id_async(row["id"], abort=True)
+        for row in await self._unfinished(job.id):
+            await self.app.job_manager.cancel_job_by_id_async(row["id"], abort=True)
 
-    async def _unfinished(self) -> list[Mapping[str, Any]]:
-        rows = await self.app.connector.execute_query_all_async(_UNFINISHED_ENGINE_JOBS, task=TASK)
+    async def _unfinished(self, job_id: int | None = None) -> list[Mapping[str, Any]]:
+        """The engine jobs waiting or running (of akarom's job ``job_id`` only, if given)."""
+        rows = await self.app.connector.execute_query_all_async(
+            _UNFINISHED_ENGINE_JOBS, task=TASK, job_id=job_id
+        )
         return list(rows)
 
     async def depth(self) -> dict[tuple[str, str], int]:
