@@ -1214,8 +1214,10 @@ class Store:
 
     def register_worker(self, name: str, kind: str, concurrency: int) -> int:
         """A process starts running jobs (``kind``: worker or server); its id."""
+        now = datetime.now(UTC)
         with self._writing("register the worker") as session:
-            return _workers.register(session, name, kind, concurrency, datetime.now(UTC))
+            _workers.forget(session, now - timedelta(hours=1))  # long gone: killed, or lost
+            return _workers.register(session, name, kind, concurrency, now)
 
     def worker_seen(self, worker_id: int, running: int) -> bool:
         """The process is alive, running ``running`` jobs; False if it was forgotten."""
@@ -1227,12 +1229,10 @@ class Store:
             _workers.remove(session, worker_id)
 
     def live_workers(self) -> list[LiveWorker]:
-        """The processes running jobs that reported themselves lately; long-gone ones
-        are forgotten on the way."""
-        now = datetime.now(UTC)
-        with self._writing("list the workers") as session:
-            _workers.forget(session, now - timedelta(hours=1))
-            return _workers.live(session, now - _workers.GONE_AFTER)
+        """The processes running jobs that reported themselves lately (long-gone ones
+        are forgotten when a process registers)."""
+        with self._reading("list the workers") as session:
+            return _workers.live(session, datetime.now(UTC) - _workers.GONE_AFTER)
 
     def start_job(
         self,
