@@ -554,6 +554,21 @@ def test_a_ledger_extends_the_start_just_taken_only_if_nobody_claimed_since(tmp_
     assert ledger.extend(first.next_start, 100.5) is False  # another start was taken since
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    now=st.floats(1.7e9, 2.1e9),
+    interval=st.floats(0.001, 10.0),
+    margin=st.floats(0.0, 0.5),
+)
+def test_a_ledger_extends_any_start_it_just_granted(tmp_path_factory, now, interval, margin) -> None:
+    """The claim's token is the next start as the file holds it (to the microsecond):
+    otherwise every late start of a lone process was given up, a whole spacing lost."""
+    ledger = SpacingLedger(tmp_path_factory.mktemp("ledger"), "docomo@x")
+    claim = ledger.claim(interval, margin, now, now=now)
+    assert not isinstance(claim, _Busy) and claim.start is not None
+    assert ledger.extend(claim.next_start, now + 2 * interval) is True
+
+
 async def test_requests_due_together_after_a_stall_still_leave_an_interval_apart() -> None:
     """A process that pauses between a start and its request leaving (the event loop
     busy, the machine loaded) finds the next start due too: they must not leave together."""

@@ -156,6 +156,13 @@ _BUSY = _Busy()
 
 #: Bytes written per update: fixed, so a shorter value never leaves a longer one's tail.
 _RECORD_SIZE = 48
+#: Decimals of a second the ledger file keeps (microseconds).
+_DIGITS = 6
+
+
+def _as_stored(seconds: float) -> float:
+    """``seconds`` as the ledger file holds it, read back."""
+    return float(f"{seconds:.{_DIGITS}f}")
 
 
 class SpacingLedger:
@@ -234,7 +241,7 @@ class SpacingLedger:
     ) -> _T:
         state, result = change(SpacingLedger._read(descriptor))
         if state is not None:
-            record = f"{state.next_start:.6f} {state.learned_interval:.6f}"
+            record = f"{state.next_start:.{_DIGITS}f} {state.learned_interval:.{_DIGITS}f}"
             os.pwrite(descriptor, record.ljust(_RECORD_SIZE).encode("ascii"), 0)
         return result
 
@@ -278,7 +285,8 @@ class SpacingLedger:
                 return None, _Claim(None, state.next_start - moment, learned, state.next_start)
             least = max(interval, learned)
             start = max(earliest, state.next_start, moment - least * margin)
-            after = start + least * (1 + margin)
+            # As the file will hold it: the claim's token must equal what ``extend`` reads.
+            after = _as_stored(start + least * (1 + margin))
             return _LedgerState(after, learned), _Claim(start, 0.0, learned, after)
 
         return self._update(change, block=block)
@@ -628,7 +636,9 @@ class RateLimiter:
         if start > now:  # granted a moment ahead (the claim's own transit): keep to it
             await self._sleep(start - now)
             now = self._clock()
-        if now - start > max(self._slack, _LATE_AFTER_S):
+        # The share granted the start knowing the time it was asked at, so only what
+        # came after is lateness it could not see: the way back, a late wake-up here.
+        if now - max(start, asked) > max(self._slack, _LATE_AFTER_S):
             # The answer came back late (a slow database, a busy event loop): sent now,
             # the request could leave too close to a start claimed since by another
             # process. Unless nobody has claimed since, the start goes unused.

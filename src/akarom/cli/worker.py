@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import logging.config
-import signal
 from typing import Annotated
 
 import typer
@@ -52,6 +48,8 @@ def register_worker(app: typer.Typer) -> None:
 
 
 def _log_as_json() -> None:
+    import logging.config
+
     from akarom.web.server import JsonFormatter
 
     logging.config.dictConfig(
@@ -68,6 +66,11 @@ def _log_as_json() -> None:
 
 async def _work(settings: Settings, conninfo: str, batches: int) -> None:
     """``run_worker`` until SIGTERM or SIGINT, which is its graceful stop."""
+    # Imported here: the other commands' start-up pays for none of them.
+    import asyncio
+    import contextlib
+    import signal
+
     from akarom.services.engine import run_worker
 
     main = asyncio.current_task()
