@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from akarom.advice import SITUATIONS, Action, Disclosure, Marketplace
 from akarom.domain import Status, Verdict
 from akarom.services.advising import Role
 from akarom.services.explaining import _TERMS
-from akarom.texts import LANGS, catalogue, keys, parse_catalogue, text
+from akarom.texts import LANGS, catalogue, compiled, keys, parse_catalogue, text
 
 SRC = Path(__file__).parents[1] / "src" / "akarom"
 LITERAL_KEY = re.compile(r"""\btext\(\s*["']([a-z0-9_.]+)["']""")
@@ -105,3 +106,11 @@ def test_the_catalogue_can_be_handed_to_a_web_page_in_one_language() -> None:
     english = catalogue("en")
     assert english["verdict.red.headline"] == text("verdict.red.headline", "en")
     assert set(english) == set(catalogue("ja")) == set(keys())
+
+
+def test_the_compiled_catalogue_is_the_yaml_one() -> None:
+    """Commands read messages.json; a sentence edited in messages.yaml alone never shows."""
+    folder = resources.files("akarom").joinpath("locale")
+    assert folder.joinpath("messages.json").read_text(encoding="utf-8") == compiled(
+        folder.joinpath("messages.yaml")
+    ), "messages.yaml changed: run python scripts/compile_messages.py"
