@@ -41,6 +41,7 @@ from akarom.errors import ConfigError
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RECHECK_BUDGET",
     "DEFAULT_WORKER_BATCHES",
     "CarrierSettings",
     "Lang",
@@ -55,6 +56,9 @@ DEFAULT_RATE_LIMIT = 0.5
 DEFAULT_CONCURRENCY = 1
 #: Batches one ``akarom worker`` runs at once unless ``--concurrency`` says otherwise.
 DEFAULT_WORKER_BATCHES = 2
+#: Re-checks of guaranteed devices per carrier per Japan day: at the default pace of
+#: one request every two seconds, about a twentieth of what a day allows.
+DEFAULT_RECHECK_BUDGET = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,24 @@ class Settings:
     carriers: Mapping[Carrier, CarrierSettings]
     rules_file: Path | None = None
     queue_url: str | None = None
+    #: The master key that seals personal data (base64 of 32 bytes); None: the file
+    #: ``<data_dir>/data.key``, created on first use (``akarom.sealing``).
+    data_key: str | None = None
+    #: The Ed25519 key certificates are signed with (PKCS8 PEM); None: the file
+    #: ``<data_dir>/certificate-key.pem``, created on first use.
+    certificate_key: Path | None = None
+    #: Where this installation's pages are reached from outside: the verification
+    #: URL printed (and in the QR code) on a certificate.
+    public_url: str = "http://127.0.0.1:8000"
+    #: The SMTP server alerts are mailed through (smtp://[user:password@]host[:port],
+    #: smtps://… for TLS, ?starttls=1 to upgrade), and the sender's address.
+    smtp_url: str | None = None
+    mail_from: str = "akarom@localhost"
+    #: Requests the monitor may spend per carrier per Japan day.
+    recheck_budget: Mapping[Carrier, int] | None = None
+    #: Webhooks may go to private, loopback and link-local addresses (a closed
+    #: network; tests). Off: only public addresses, checked after DNS.
+    webhook_private_ok: bool = False
 
     def carrier(self, carrier: Carrier) -> CarrierSettings:
         return self.carriers[carrier]
@@ -85,6 +107,7 @@ class Settings:
         shared_url = _base_url(env, "AKAROM_CARRIERS_URL")
         shared_rate = _positive_float(env, "AKAROM_RATE_LIMIT", DEFAULT_RATE_LIMIT)
         shared_concurrency = _positive_int(env, "AKAROM_CONCURRENCY", DEFAULT_CONCURRENCY)
+        shared_budget = _positive_int(env, "AKAROM_RECHECK_BUDGET", DEFAULT_RECHECK_BUDGET)
         carriers = {}
         for carrier in Carrier:
             prefix = f"AKAROM_{carrier.value.upper()}"
@@ -104,7 +127,27 @@ class Settings:
             carriers=carriers,
             rules_file=Path(rules_file) if (rules_file := env.get("AKAROM_RULES_FILE")) else None,
             queue_url=env.get("AKAROM_QUEUE_URL", "").strip() or None,
+            data_key=env.get("AKAROM_DATA_KEY", "").strip() or None,
+            certificate_key=Path(key) if (key := env.get("AKAROM_CERTIFICATE_KEY")) else None,
+            public_url=_base_url(env, "AKAROM_PUBLIC_URL") or "http://127.0.0.1:8000",
+            smtp_url=_smtp_url(env),
+            mail_from=env.get("AKAROM_MAIL_FROM", "").strip() or "akarom@localhost",
+            recheck_budget={
+                carrier: _positive_int(
+                    env,
+                    f"AKAROM_{carrier.value.upper()}_RECHECK_BUDGET",
+                    shared_budget,
+                )
+                for carrier in Carrier
+            },
+            webhook_private_ok=env.get("AKAROM_WEBHOOK_PRIVATE_OK", "").strip() in ("1", "true"),
         )
+
+    def budget(self, carrier: Carrier) -> int:
+        """Requests the monitor may spend at ``carrier`` per Japan day."""
+        if self.recheck_budget is None:
+            return DEFAULT_RECHECK_BUDGET
+        return self.recheck_budget[carrier]
 
 
 def _base_url(env: Mapping[str, str], name: str) -> str | None:
@@ -120,6 +163,18 @@ def _base_url(env: Mapping[str, str], name: str) -> str | None:
             f"(got {value!r})"
         )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    value = env.get("AKAROM_SMTP_URL", "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(
+            f"AKAROM_SMTP_URL must be a URL such as smtp://mail.example.jp:587, not {value!r}"
+        )
+    return value
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:

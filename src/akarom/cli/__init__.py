@@ -29,6 +29,10 @@ import typer
 from akarom import __version__
 from akarom.cli._edge import UNEXPECTED, EdgeGroup, note_verbosity, report_unexpected, speak
 from akarom.cli.accounts import register_accounts
+from akarom.cli.alerts import register_alerts
+from akarom.cli.certificate import register_certificate
+from akarom.cli.guarantee import register_guarantee
+from akarom.cli.monitor import register_monitor
 from akarom.cli.worker import register_worker
 from akarom.domain import Carrier
 from akarom.services.options import Role, SellerKind, SimLock
@@ -606,6 +610,10 @@ def serve(
 
 register_accounts(app)  # akarom dealer …, akarom apikey … (akarom.cli.accounts)
 register_worker(app)  # akarom worker (akarom.cli.worker)
+register_guarantee(app)  # akarom guarantee … (intakes, sales, claims: akarom.cli.guarantee)
+register_monitor(app)  # akarom monitor run|once (akarom.cli.monitor)
+register_alerts(app)  # akarom alert … (akarom.cli.alerts)
+register_certificate(app)  # akarom certificate issue|verify (akarom.cli.certificate)
 
 
 def main() -> None:

@@ -54,9 +54,13 @@ from akarom.storage import challenges as _challenges
 from akarom.storage import jobs as _jobs
 from akarom.storage import workers as _workers
 from akarom.storage.accounts import StoredApiKey, StoredDealer, StoredUser, UserRole
+from akarom.storage.alerts import AlertRecords
+from akarom.storage.certificates import CertificateRecords
 from akarom.storage.challenges import ChallengeStatus, NewChallenge, StoredChallenge
 from akarom.storage.db import WRITE_OPTION, migrate, open_engine, translate_errors
+from akarom.storage.guarantees import GuaranteeRecords
 from akarom.storage.jobs import JobStatus, NewJob, StoredJob, StoredJobResult
+from akarom.storage.monitor import MonitorRecords
 from akarom.storage.tables import (
     Base,
     BulkRow,
@@ -395,7 +399,7 @@ def _unpack(blob: EvidenceBlob) -> bytes:
     return content
 
 
-class Store:
+class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
     """akarom's database. ``Store.open(url, data_dir)``, or ``Store(engine)`` when migrated."""
 
     def __init__(self, engine: Engine) -> None:

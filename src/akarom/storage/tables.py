@@ -12,13 +12,14 @@ datetimes in, UTC-aware datetimes out, on SQLite as well as PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     Double,
@@ -35,20 +36,31 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AlertTarget",
     "ApiKey",
     "Base",
     "BulkRow",
     "BulkRun",
+    "Certificate",
     "Challenge",
+    "Claim",
+    "ClaimAction",
     "Dealer",
     "DealerDevice",
+    "Delivery",
     "EvidenceBlob",
     "EvidencePage",
+    "Guarantee",
+    "Intake",
     "Job",
     "JobResult",
     "Observation",
+    "RecheckBudget",
+    "SigningKey",
+    "StatusChange",
     "UTCDateTime",
     "User",
+    "Watch",
 ]
 
 # Stable constraint names, so that later migrations (and SQLite's batch mode, which
@@ -96,6 +108,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
+        date: Date(),
         dict[str, Any]: JSON(),
     }
 
@@ -473,3 +486,257 @@ class Worker(Base):
     running: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (CheckConstraint("kind IN ('worker', 'server')", name="kind"),)
+
+
+# --- The 赤ロム guarantee (migration 0006). Personal data is sealed (``akarom.sealing``):
+# ``*_sealed`` holds nonce + AES-256-GCM ciphertext, ``*_key`` the record's data key
+# wrapped with the operator's master key. Erasure sets both to NULL (crypto-shredding).
+
+_CARRIERS = "'docomo', 'au', 'softbank', 'rakuten'"
+
+
+class Intake(Base):
+    """A device bought in: the 古物営業法 取引記録, kept at least three years.
+
+    The item (``model``, ``features``, IMEI), the date and price, and the check made
+    at intake (``observation_ids``: the answers that cleared it). The seller's
+    identity (name, address, occupation, age, how it was confirmed) is sealed;
+    ``retain_until`` is the first day it may be erased, ``erased_at``/``erased_by``
+    say that it was.
+    """
+
+    __tablename__ = "intakes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    imei: Mapped[str] = mapped_column(String(16))
+    bought_on: Mapped[date]
+    price: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(Text)
+    features: Mapped[str | None] = mapped_column(Text)
+    verdict: Mapped[str] = mapped_column(String(16))
+    observation_ids: Mapped[list[int]] = mapped_column(JSON)
+    seller_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    seller_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
+    retain_until: Mapped[date]
+    erased_at: Mapped[datetime | None]
+    erased_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index(None, "dealer_id", "imei"),
+        CheckConstraint("price >= 0", name="price"),
+        CheckConstraint(
+            "(erased_at IS NULL) OR (seller_sealed IS NULL AND seller_key IS NULL)",
+            name="erased_means_gone",
+        ),
+    )
+
+
+class Guarantee(Base):
+    """A sold device under a dealer's promise: its sale, its terms, its baseline check.
+
+    ``kind``: ``lifetime_red`` (赤ロム永久保証), ``return_1y`` (1-year return or
+    exchange) or ``own`` (the dealer's own, described in ``terms``); ``term_until``
+    NULL is for life. ``baseline_ids`` are the observations that allowed the sale
+    (``baseline_verdict``). The customer's contact is sealed. ``status``: ``active``,
+    ``claimed`` (a × opened a claim) or ``ended`` (the term ran out).
+    """
+
+    __tablename__ = "guarantees"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    imei: Mapped[str] = mapped_column(String(16), index=True)
+    order_ref: Mapped[str] = mapped_column(String(100))
+    sold_on: Mapped[date]
+    price: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    terms: Mapped[str | None] = mapped_column(Text)
+    term_until: Mapped[date | None]
+    baseline_verdict: Mapped[str] = mapped_column(String(16))
+    baseline_ids: Mapped[list[int]] = mapped_column(JSON)
+    intake_id: Mapped[int | None] = mapped_column(ForeignKey("intakes.id"))
+    customer_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    customer_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "order_ref"),
+        CheckConstraint("kind IN ('lifetime_red', 'return_1y', 'own')", name="kind"),
+        CheckConstraint("status IN ('active', 'claimed', 'ended')", name="status"),
+        CheckConstraint("baseline_verdict IN ('clear', 'caution')", name="baseline_verdict"),
+    )
+
+
+class Watch(Base):
+    """The monitor's state for one device at the carrier that sold it.
+
+    Shared by every guarantee on the device (a phone sold twice is asked once).
+    ``next_due_at`` orders the re-checks; a claim pushes it out by a lease, so a
+    crashed monitor's watches come back on their own. ``last_status`` and
+    ``last_observation_id`` are the answer the next one is compared with.
+    """
+
+    __tablename__ = "watches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    imei: Mapped[str] = mapped_column(String(16))
+    carrier: Mapped[str] = mapped_column(String(16))
+    last_status: Mapped[str] = mapped_column(String(16))
+    last_observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"))
+    last_checked_at: Mapped[datetime]
+    next_due_at: Mapped[datetime]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (
+        UniqueConstraint("imei", "carrier"),
+        # "The next watches due at this carrier" (the monitor's claim).
+        Index(None, "carrier", "next_due_at"),
+        CheckConstraint(f"carrier IN ({_CARRIERS})", name="carrier"),
+        CheckConstraint(f"last_status IN ({_STATUSES})", name="last_status"),
+    )
+
+
+class RecheckBudget(Base):
+    """Requests the monitor spent at one carrier on one Japan day (never over its budget)."""
+
+    __tablename__ = "recheck_budget"
+
+    carrier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    spent: Mapped[int] = mapped_column(Integer, default=0)
+    #: The carrier was down (answers unknown) since then; NULL: up.
+    down_since: Mapped[datetime | None]
+
+
+class StatusChange(Base):
+    """A change of a guaranteed device's status at a carrier (○→△, △→×, ○→×, -→× …).
+
+    One per guarantee, so each dealer sees and acknowledges its own; both answers are
+    kept by observation (their evidence pages with them).
+    """
+
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guarantee_id: Mapped[int] = mapped_column(ForeignKey("guarantees.id"), index=True)
+    carrier: Mapped[str] = mapped_column(String(16))
+    before_status: Mapped[str] = mapped_column(String(16))
+    after_status: Mapped[str] = mapped_column(String(16))
+    before_observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"))
+    after_observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id"))
+    detected_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AlertTarget(Base):
+    """Where a dealer's alerts go: a webhook URL (with its sealed signing secret) or
+    an e-mail address."""
+
+    __tablename__ = "alert_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(Text)
+    secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    secret_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint("channel IN ('webhook', 'email')", name="channel"),)
+
+
+class Delivery(Base):
+    """One alert to send (the outbox): written with the change, sent until delivered.
+
+    ``recipient`` names who, never their address: ``target:<alert_target id>`` (the
+    dealer's) or ``customer`` (the guarantee's sealed contact, opened when sending).
+    Unique per change, channel and recipient, so a change is never alerted twice.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("status_changes.id"))
+    channel: Mapped[str] = mapped_column(String(8))
+    recipient: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    given_up_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("change_id", "channel", "recipient"),
+        # "What is due to be sent now".
+        Index(None, "next_attempt_at"),
+        CheckConstraint("channel IN ('webhook', 'email')", name="channel"),
+    )
+
+
+class Claim(Base):
+    """A × on a guaranteed device: the case the dealer settles (one per guarantee).
+
+    ``status`` moves ``open`` → ``exchange`` | ``refund`` | ``rejected`` (``reason``);
+    every step is a ``ClaimAction``.
+    """
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guarantee_id: Mapped[int] = mapped_column(ForeignKey("guarantees.id"), unique=True)
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("status_changes.id"))
+    status: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'exchange', 'refund', 'rejected')", name="status"),
+        CheckConstraint("status <> 'rejected' OR reason IS NOT NULL", name="rejected_has_reason"),
+    )
+
+
+class ClaimAction(Base):
+    """Who did what to a claim, and when (opened, noted, exchange, refund, rejected)."""
+
+    __tablename__ = "claim_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+
+
+class SigningKey(Base):
+    """A public key certificates were signed with, kept by key id so old ones verify."""
+
+    __tablename__ = "signing_keys"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class Certificate(Base):
+    """A check certificate as issued: its signed payload, for the verification page."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
+    imei: Mapped[str] = mapped_column(String(16), index=True)
+    observation_ids: Mapped[list[int]] = mapped_column(JSON)
+    payload: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
+    signature: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime]
