@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "http": {"ratelimit", "__init__"},
     "carriers": {"domain", "errors", "identity"},
     "sandbox": {"domain"},
-    "storage": {"domain", "errors", "ratelimit"},
+    "storage": {"domain", "errors", "ratelimit", "sealing"},
     "advice": {"domain", "errors"},
     "tabular": {"identity", "errors", "domain"},
     "services": {

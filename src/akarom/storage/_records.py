@@ -30,3 +30,7 @@ class Records:
     def _insert(self) -> Any:
         """The dialect's INSERT, which offers ``on_conflict_do_nothing``."""
         raise NotImplementedError
+
+    def _forget_freed_pages(self, table: str) -> None:
+        """After an erasure in ``table``: no old copy of its rows may stay behind."""
+        raise NotImplementedError

@@ -505,6 +505,20 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         ):
             yield session
 
+    def _forget_freed_pages(self, table: str) -> None:
+        """After an erasure in ``table``, leave no old copy of its rows where the
+        database keeps them. SQLite: ``secure_delete`` zeroed the freed page in the
+        file; the write-ahead log is copied in and emptied, so no old page stays there.
+        PostgreSQL: the old row version (with the wrapped key, which the master key
+        would still open) stays until VACUUM, so the table is vacuumed now; the freed
+        space is reused, not zeroed. Backups keep what they kept (docs/guarantee.md)."""
+        with translate_errors("erase"), self._engine.connect() as connection:
+            if self._engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                connection.exec_driver_sql(f'VACUUM "{table}"')
+
     def _insert(self) -> Any:
         """The dialect's INSERT, which offers ``on_conflict_do_nothing``."""
         # Imported here: the PostgreSQL dialect costs 50 ms to import, and SQLite
