@@ -80,7 +80,8 @@ def test_an_intake_keeps_the_seller_sealed_and_opens_only_with_the_key(
     _checked(store, IMEI, docomo=Status.OK)
     intake = store.intake(dealer, _intake(store, sealer, dealer))
     assert intake is not None
-    assert intake.verdict == "clear" and intake.retain_until == date(2029, 11, 20)
+    assert intake.verdict == "clear"
+    assert intake.retain_until == date(2029, 11, 20)
     assert seller_of(sealer, intake) == SELLER
     stored = _database_bytes(store)
     for secret in (SELLER.name, SELLER.address, SELLER.document_number or ""):
@@ -103,15 +104,20 @@ def test_the_seller_is_erased_only_after_three_years_and_then_for_good(
     _checked(store, IMEI, docomo=Status.OK)
     intake_id = _intake(store, sealer, dealer)
     before = store.intake(dealer, intake_id)
-    assert before is not None and before.seller is not None
+    assert before is not None
+    assert before.seller is not None
     with pytest.raises(UsageError) as early:
         erase_seller(store, dealer, intake_id, by="佐藤", on=date(2029, 11, 19))
-    assert early.value.key == "intake.retained" and early.value.fields["until"] == "2029-11-20"
+    assert early.value.key == "intake.retained"
+    assert early.value.fields["until"] == "2029-11-20"
     erase_seller(store, dealer, intake_id, by="佐藤", on=date(2029, 11, 20))
     after = store.intake(dealer, intake_id)
-    assert after is not None and after.seller is None and after.erased_by == "佐藤"
+    assert after is not None
+    assert after.seller is None
+    assert after.erased_by == "佐藤"
     assert seller_of(sealer, after) is None
-    assert after.imei == IMEI and after.price == 42_000  # the item's record stays
+    assert after.imei == IMEI
+    assert after.price == 42_000
     stored = _database_bytes(store)
     assert before.seller.wrapped_key not in stored
     assert before.seller.ciphertext not in stored
@@ -132,7 +138,8 @@ def test_a_clear_device_is_guaranteed_and_watched_at_the_carrier_that_sold_it(
         ),
         by="佐藤",
     )
-    assert guarantee.kind is GuaranteeKind.LIFETIME_RED and guarantee.term_until is None
+    assert guarantee.kind is GuaranteeKind.LIFETIME_RED
+    assert guarantee.term_until is None
     assert guarantee.baseline_verdict == "clear"
     assert customer_of(sealer, guarantee) == CustomerContact("鈴木", "s@example.jp")
     risks = store.watch_risks(Carrier.AU)
@@ -222,7 +229,8 @@ def test_a_claim_moves_to_a_settlement_recording_who_did_what(
         act_on_claim(store, dealer, claim_id, "reject", by="佐藤")
     assert no_reason.value.key == "claim.reason_needed"
     settled = act_on_claim(store, dealer, claim_id, "exchange", by="店長", note="同等品と交換")
-    assert settled.status is ClaimStatus.EXCHANGE and settled.closed_at is not None
+    assert settled.status is ClaimStatus.EXCHANGE
+    assert settled.closed_at is not None
     assert [(a.action, a.actor) for a in settled.actions] == [
         ("opened", "佐藤"),
         ("note", "佐藤"),
@@ -234,7 +242,9 @@ def test_a_claim_moves_to_a_settlement_recording_who_did_what(
     case = claim_file(store, sealer, dealer, claim_id)
     assert [o.status for o in case.baseline] == [Status.OK]
     assert [o.status for o in case.since_sale] == [Status.RESTRICTED]
-    assert case.seller == SELLER and case.intake is not None and case.intake.id == intake_id
+    assert case.seller == SELLER
+    assert case.intake is not None
+    assert case.intake.id == intake_id
 
 
 def test_another_dealer_sees_none_of_it(store: Store, sealer: Sealer, dealer: int, rules) -> None:  # type: ignore[no-untyped-def]
@@ -243,7 +253,8 @@ def test_another_dealer_sees_none_of_it(store: Store, sealer: Sealer, dealer: in
     guarantee = register_sale(store, sealer, rules, dealer, SaleRequest(IMEI, "F-1", SOLD), by="x")
     claim_id = store.open_claim_by_hand(dealer, guarantee.id, actor="x", at=CHECKED)
     assert claim_id is not None
-    assert store.guarantee(other, guarantee.id) is None and store.guarantees(other) == []
+    assert store.guarantee(other, guarantee.id) is None
+    assert store.guarantees(other) == []
     assert store.open_claim_by_hand(other, guarantee.id, actor="x", at=CHECKED) is None
     with pytest.raises(UsageError):
         claim_file(store, sealer, other, claim_id)
