@@ -330,8 +330,6 @@ def register_sale(
             imei=imei,
             verdict=verdict,
             rule=decided.decision.rule_id or "-",
-            why_ja=decided.decision.summary.get("ja", ""),
-            why_en=decided.decision.summary.get("en", ""),
         )
     if request.intake_id is not None and store.intake(dealer_id, request.intake_id) is None:
         raise UsageError("no such intake", key="intake.not_found", id=request.intake_id)

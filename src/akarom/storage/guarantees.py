@@ -277,6 +277,7 @@ def open_claim(
     session.flush()
     session.add(ClaimAction(claim_id=claim.id, action="opened", note=None, actor=actor, at=at))
     session.execute(update(Guarantee).where(Guarantee.id == guarantee_id).values(status="claimed"))
+    session.flush()
     return claim.id
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
@@ -91,6 +92,35 @@ def watch_device(
     session.flush()
 
 
+def _day_row(session: Session, carrier: Carrier, day: date) -> RecheckBudget:
+    """The carrier's budget row for ``day``, locked; a new day's row starts with the
+    carrier's state as the last day left it (down stays down across midnight)."""
+    mine = (RecheckBudget.carrier == carrier.value, RecheckBudget.day == day)
+    row = session.scalar(select(RecheckBudget).where(*mine).with_for_update())
+    if row is not None:
+        return row
+    before = session.scalar(
+        select(RecheckBudget.down_since)
+        .where(RecheckBudget.carrier == carrier.value, RecheckBudget.day < day)
+        .order_by(RecheckBudget.day.desc())
+        .limit(1)
+    )
+    # Two monitors may start the day at once: one inserts, the other finds its row.
+    insert: Any
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(
+        insert(RecheckBudget)
+        .values(carrier=carrier.value, day=day, spent=0, down_since=before)
+        .on_conflict_do_nothing()
+    )
+    found = session.scalar(select(RecheckBudget).where(*mine).with_for_update())
+    assert found is not None
+    return found
+
+
 def _due(row: Watch) -> DueWatch:
     return DueWatch(
         id=row.id,
@@ -152,15 +182,7 @@ class MonitorRecords(Records):
         """Take up to ``most`` watches due by ``now`` at ``carrier``, never past ``budget``
         for ``day``, in due order; each is pushed out by ``lease`` and counted spent."""
         with self._writing("take the watches due") as session:
-            row = session.scalar(
-                select(RecheckBudget)
-                .where(RecheckBudget.carrier == carrier.value, RecheckBudget.day == day)
-                .with_for_update()
-            )
-            if row is None:
-                row = RecheckBudget(carrier=carrier.value, day=day, spent=0)
-                session.add(row)
-                session.flush()
+            row = _day_row(session, carrier, day)
             allowance = min(most, budget - row.spent)
             if allowance <= 0:
                 return []
@@ -270,14 +292,5 @@ class MonitorRecords(Records):
     def mark_carrier(self, carrier: Carrier, day: date, *, down_since: datetime | None) -> None:
         """Note ``carrier`` down since a moment, or up again (None), on ``day``'s row."""
         with self._writing("note the carrier's state") as session:
-            row = session.scalar(
-                select(RecheckBudget)
-                .where(RecheckBudget.carrier == carrier.value, RecheckBudget.day == day)
-                .with_for_update()
-            )
-            if row is None:
-                session.add(
-                    RecheckBudget(carrier=carrier.value, day=day, spent=0, down_since=down_since)
-                )
-            else:
-                row.down_since = down_since
+            _day_row(session, carrier, day).down_since = down_since
+            session.flush()  # the session rides on the write transaction: flush before it ends
