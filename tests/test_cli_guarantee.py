@@ -77,7 +77,7 @@ def test_a_sale_is_guaranteed_once_and_a_red_device_is_refused_with_the_reason(r
     assert "注文番号 A-1 はすでに登録されています" in again.stderr
     red = run("guarantee", "add", OTHER_TAC, "--order", "A-2", *sale, lang="en")
     assert red.exit_code == 2
-    assert "cannot be sold under guarantee: its verdict is red" in red.stderr
+    assert "cannot be sold under guarantee: its verdict is red (rule" in red.stderr
     assert "A-1" in run("guarantee", "list", "--dealer", "スマホ堂").stdout
 
 
@@ -107,3 +107,33 @@ def test_a_claim_is_opened_settled_and_shown_with_its_evidence(run: Run) -> None
     assert "店長" in shown.stdout
     other = run("claim", "show", "1", "--dealer", "別の店")
     assert other.exit_code == 2
+
+
+def test_a_sales_sheet_comes_back_whole_with_each_row_s_result(run: Run, tmp_path: Path) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    sheet = tmp_path / "売上.csv"
+    sheet.write_text(
+        "注文番号,IMEI,販売日,販売価格,氏名\r\n"
+        f'S-1,{IMEI},{today},"59,800",鈴木\r\n'
+        f"S-2,{OTHER_TAC},{today},30000,田中\r\n"
+        f"S-3,35209900176148,{today},1000,\r\n"
+        f"S-4,{IMEI},昨日,1000,\r\n",
+        encoding="cp932",
+    )
+    report = tmp_path / "結果.csv"
+    done = run(
+        "guarantee", "import", str(sheet), "--dealer", "スマホ堂", "-o", str(report), "--by", "佐藤"
+    )
+    assert done.exit_code == 1  # some rows were refused
+    assert "4 行のうち 1 行を保証に登録しました" in done.stdout
+    lines = report.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "注文番号,IMEI,販売日,販売価格,氏名,result,guarantee_id,reason"
+    assert lines[1].startswith("S-1,")
+    assert ",registered,1," in lines[1]
+    assert ",refused,," in lines[2]
+    assert "赤ロム（×）" in lines[2]
+    assert ",invalid,," in lines[3]
+    assert "15桁" in lines[3]
+    assert ",invalid,," in lines[4]
+    assert "日付ではありません" in lines[4]
+    assert len(lines) == 5

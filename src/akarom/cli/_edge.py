@@ -139,10 +139,10 @@ def _language(invocation: _Invocation) -> Lang:
 
 
 def _said(value: object, lang: Lang) -> object:
-    if isinstance(value, InvalidImei):
-        from akarom.services.validation import invalid_message  # only when there is one
+    if isinstance(value, InvalidImei) or type(value).__name__ == "Verdict":
+        from akarom.services.validation import said  # only when there is one
 
-        return invalid_message(value, value.value or "", lang)
+        return said(value, lang)
     return value
 
 

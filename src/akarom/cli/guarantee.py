@@ -320,6 +320,38 @@ def guarantee_add(
         )
 
 
+@guarantee_app.command("import")
+def guarantee_import(
+    sheet: Annotated[Path, typer.Argument(help="Sales sheet (.csv, .tsv, .xlsx).")],
+    dealer: DealerOption,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The report (CSV).")],
+    by: ByOption,
+    lang: LangOption = None,
+) -> None:
+    """販売表の全行を保証に登録し、行ごとの結果を書き出します。Register a sales sheet.
+
+    Exit 0 when every row was registered, 1 when some were refused (each with its
+    reason in the report).
+    """
+    from akarom.services.advising import load_advice_rules
+    from akarom.services.guarantees import import_sales
+
+    with _Desk(lang, dealer) as desk:
+        rules = load_advice_rules(desk.settings)
+        summary = import_sales(
+            desk.store, desk.sealer(), rules, desk.dealer_id, sheet, output, by=by, lang=desk.lang
+        )
+        desk.say(
+            "import.done",
+            rows=summary.rows,
+            registered=summary.registered,
+            refused=summary.refused,
+            path=output,
+        )
+    if summary.refused:
+        raise typer.Exit(1)
+
+
 @guarantee_app.command("list")
 def guarantee_list(dealer: DealerOption, lang: LangOption = None) -> None:
     """保証中の端末を一覧します。List the dealer's guarantees."""

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -43,6 +45,7 @@ from akarom.storage.guarantees import (
     StoredIntake,
 )
 from akarom.storage.monitor import watch_device
+from akarom.texts import Lang, text
 
 __all__ = [
     "BASELINE_MAX_AGE",
@@ -50,6 +53,7 @@ __all__ = [
     "ClaimFile",
     "CustomerContact",
     "GuaranteeRefused",
+    "ImportSummary",
     "IntakeRequest",
     "SaleRequest",
     "SellerIdentity",
@@ -58,6 +62,7 @@ __all__ = [
     "customer_of",
     "erase_seller",
     "export_intakes",
+    "import_sales",
     "record_intake",
     "register_sale",
     "sealer_for",
@@ -491,3 +496,131 @@ def act_on_claim(
     if done is None:
         raise UsageError("no open claim", key="claim.not_open", id=claim_id)
     return done
+
+
+#: Header names a sales sheet may use for each field (folded: case, width, spaces).
+SALES_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "order_ref": ("注文番号", "受注番号", "order", "orderref", "order_ref", "ordernumber"),
+    "sold_on": ("販売日", "売上日", "sold", "soldon", "sold_on", "saledate"),
+    "price": ("販売価格", "価格", "price"),
+    "kind": ("保証", "保証種別", "kind", "guarantee"),
+    "customer_name": ("氏名", "お客様名", "購入者", "customer", "customername", "name"),
+    "customer_email": ("メール", "メールアドレス", "email", "e-mail", "customeremail"),
+    "customer_phone": ("電話", "電話番号", "phone", "tel", "customerphone"),
+}
+#: What the import adds to each row of the sheet, in this order.
+IMPORT_COLUMNS = ("result", "guarantee_id", "reason")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """A sales sheet's import: every row came back in ``output``, with its result."""
+
+    rows: int
+    registered: int
+    refused: int
+
+
+def import_sales(
+    store: Store,
+    sealer: Sealer,
+    rules: RuleSet,
+    dealer_id: int,
+    source: Path,
+    output: Path,
+    *,
+    by: str,
+    lang: Lang = "ja",
+) -> ImportSummary:
+    """Register every sale of a sheet (CSV, TSV or XLSX, as ``bulk`` reads them).
+
+    Columns are found by header (``SALES_COLUMNS``; the IMEI as ``bulk`` finds it); a
+    row is registered as ``register_sale`` would, or refused with its reason. Every
+    row comes back in ``output`` (CSV, UTF-8 with BOM) with ``IMPORT_COLUMNS`` added:
+    ``registered`` and the guarantee's id, or ``refused``/``invalid`` and why.
+    """
+    from akarom.tabular import open_table
+
+    rows = registered = 0
+    with open_table(source) as table, output.open("w", encoding="utf-8-sig", newline="") as out:
+        columns = _sales_columns(table.header)
+        writer = csv.writer(out)
+        writer.writerow([*table.header, *IMPORT_COLUMNS])
+        for row in table.rows():
+            rows += 1
+            if not any(row.cells):
+                writer.writerow([*row.cells, "invalid", "", text("import.blank_row", lang)])
+                continue
+            try:
+                request = _sale_of(row.imei, row.cells, columns)
+                stored = register_sale(store, sealer, rules, dealer_id, request, by=by)
+            except UsageError as err:
+                result = "refused" if isinstance(err, GuaranteeRefused) else "invalid"
+                writer.writerow([*row.cells, result, "", _reason(err, lang)])
+                continue
+            registered += 1
+            writer.writerow([*row.cells, "registered", stored.id, ""])
+    return ImportSummary(rows, registered, rows - registered)
+
+
+def _sales_columns(header: Sequence[str]) -> dict[str, int]:
+    folded = [_fold(name) for name in header]
+    found = {}
+    for field_name, names in SALES_COLUMNS.items():
+        for name in names:
+            if _fold(name) in folded:
+                found[field_name] = folded.index(_fold(name))
+                break
+    for needed in ("order_ref", "sold_on"):
+        if needed not in found:
+            raise UsageError(
+                f"the sheet has no {needed} column", key="import.no_column", column=needed
+            )
+    return found
+
+
+def _fold(name: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", name).casefold().split()).replace("_", "")
+
+
+def _sale_of(imei: str, cells: Sequence[str], columns: Mapping[str, int]) -> SaleRequest:
+    def cell(field_name: str) -> str:
+        index = columns.get(field_name)
+        return cells[index].strip() if index is not None and index < len(cells) else ""
+
+    try:
+        sold_on = date.fromisoformat(cell("sold_on").replace("/", "-"))
+    except ValueError:
+        raise UsageError(
+            "not a date", key="guarantee.bad_date", option="sold_on", value=cell("sold_on")
+        ) from None
+    price_text = cell("price").replace(",", "").replace("円", "")
+    if price_text and not price_text.isdecimal():
+        raise UsageError("not a price", key="intake.bad_price")
+    kind_text = cell("kind") or GuaranteeKind.LIFETIME_RED.value
+    try:
+        kind = GuaranteeKind(kind_text)
+    except ValueError:
+        raise UsageError("unknown kind", key="guarantee.bad_kind", kind=kind_text) from None
+    name, email, phone = cell("customer_name"), cell("customer_email"), cell("customer_phone")
+    customer = (
+        CustomerContact(name or "-", email or None, phone or None)
+        if name or email or phone
+        else None
+    )
+    return SaleRequest(
+        imei,
+        cell("order_ref"),
+        sold_on,
+        kind,
+        int(price_text) if price_text else None,
+        customer=customer,
+    )
+
+
+def _reason(error: UsageError, lang: Lang) -> str:
+    """The refusal in the person's words (what ``akarom`` would print for it)."""
+    from akarom.services.validation import said
+
+    fields = {name: said(value, lang) for name, value in error.fields.items()}
+    return text(error.key, lang).format(**fields)

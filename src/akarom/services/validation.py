@@ -22,9 +22,22 @@ __all__ = [
     "Validation",
     "invalid_message",
     "parse_imei",
+    "said",
     "validate",
     "validation_json",
 ]
+
+
+def said(value: object, lang: Lang) -> object:
+    """A field of an error as a person reads it: why an IMEI is invalid, a verdict's
+    short name in ``lang``; anything else as it is."""
+    from akarom.domain import Verdict  # an enum module, already loaded by whoever has one
+
+    if isinstance(value, InvalidImei):
+        return invalid_message(value, value.value or "", lang)
+    if isinstance(value, Verdict):
+        return text(f"verdict.{value.value}.short", lang)
+    return value
 
 
 def invalid_message(err: InvalidImei, raw: str, lang: Lang) -> str:
