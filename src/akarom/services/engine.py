@@ -21,6 +21,10 @@ taskiq, Dramatiq and Celery, is argued in ``docs/architecture.md``.
 - **A server runs jobs itself while no worker is alive** (``EngineJobs``), so a
   single ``akarom serve`` on PostgreSQL works alone, and only enqueues once workers
   are there.
+- **The monitor is a periodic job.** Every minute one ``akarom.monitor_pass`` is
+  deferred for the whole fleet (procrastinate's periodic deferrer), in a ``monitor``
+  queue every worker serves one at a time: guaranteed devices are re-checked as long
+  as any worker is up, with no separate ``akarom monitor run`` process to keep alive.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from akarom.config import DEFAULT_WORKER_BATCHES, Settings
 from akarom.errors import ConfigError, StorageError
@@ -40,6 +44,9 @@ from akarom.services.jobs import DEFAULT_CHECKS_AT_ONCE, Jobs, run_job
 from akarom.services.serving import Hub
 from akarom.storage import JobKind, LiveWorker, StoredJob
 from akarom.storage.pace import libpq_url
+
+if TYPE_CHECKING:
+    from akarom.services.monitor import Monitor
 
 __all__ = [
     "Engine",
@@ -53,6 +60,10 @@ logger = logging.getLogger(__name__)
 TASK = "akarom.run_job"
 QUEUE_CHECKS = "checks"
 QUEUE_BATCHES = "batches"
+#: The monitor's pass (``services.monitor``), deferred every minute by whichever worker
+#: is up (procrastinate's periodic deferrer: one job per minute for the whole fleet).
+MONITOR_TASK = "akarom.monitor_pass"
+QUEUE_MONITOR = "monitor"
 CHECK_PRIORITY = 100
 BATCH_PRIORITY = 0
 
@@ -152,6 +163,17 @@ class Engine:
         )
         self._already_enqueued = procrastinate.exceptions.AlreadyEnqueued
         self.app.task(name=TASK, pass_context=True, retry=_retry_strategy())(self._run)
+        # One pass at a time across the fleet (lock), none piling up behind a slow one
+        # (queueing_lock): passes are safe together anyway (Store.claim_due).
+        monitor_pass = self.app.task(
+            name=MONITOR_TASK,
+            queue=QUEUE_MONITOR,
+            pass_context=True,
+            lock=MONITOR_TASK,
+            queueing_lock=MONITOR_TASK,
+        )(self._monitor_pass)
+        self.app.periodic(cron="* * * * *", periodic_id="monitor")(monitor_pass)
+        self._monitor: Monitor | None = None
         #: Jobs this process is running now (its heartbeat tells).
         self.running = 0
 
@@ -187,6 +209,25 @@ class Engine:
                 await run_job(hub, job_id, hand_back_storage_errors=True)
         finally:
             self.running -= 1
+
+    async def _monitor_pass(self, context: Any, timestamp: int) -> None:
+        """A pass of the monitor (``akarom monitor once``), as the fleet's minute job.
+
+        It asks through the hub's public Checker: the same pace and cap in flight as
+        every other request to that carrier, and no person to answer a captcha (the
+        carrier's answer stays unknown and is asked again later)."""
+        hub: Hub = context.additional_context["hub"]
+        if self._monitor is None:
+            from akarom.services.alerts import deliver_due
+            from akarom.services.monitor import Monitor
+
+            self._monitor = Monitor(
+                hub.settings,
+                hub.store,
+                hub.checker(None, staff=False),
+                deliver=lambda now: deliver_due(hub.store, hub.settings, now=now),
+            )
+        await self._monitor.once()
 
     @contextlib.asynccontextmanager
     async def _exclusive(self, job_id: int) -> AsyncIterator[None]:
@@ -296,7 +337,11 @@ class Engine:
             "abort_job_polling_interval": 1.0,
             "delete_jobs": "successful",  # akarom's own tables keep the history
         }
-        rooms = ((QUEUE_CHECKS, checks, CHECK_GRACE_S), (QUEUE_BATCHES, batches, BATCH_GRACE_S))
+        rooms = (
+            (QUEUE_CHECKS, checks, CHECK_GRACE_S),
+            (QUEUE_BATCHES, batches, BATCH_GRACE_S),
+            (QUEUE_MONITOR, 1, BATCH_GRACE_S),
+        )
         tasks = [
             asyncio.create_task(
                 self.app.run_worker_async(
