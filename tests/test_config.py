@@ -59,3 +59,11 @@ def test_one_carrier_can_be_pointed_and_paced_on_its_own() -> None:
 def test_a_bad_setting_names_the_variable(name, value) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_a_recheck_floor_under_a_day_is_refused_against_live_sites() -> None:
+    assert Settings.from_env({}).recheck_floor_s == 86400.0
+    with pytest.raises(ConfigError, match="AKAROM_RECHECK_FLOOR_S"):
+        Settings.from_env({"AKAROM_RECHECK_FLOOR_S": "1"})
+    sandbox = {"AKAROM_CARRIERS_URL": "http://127.0.0.1:8765", "AKAROM_RECHECK_FLOOR_S": "1"}
+    assert Settings.from_env(sandbox).recheck_floor_s == 1.0

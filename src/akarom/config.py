@@ -96,6 +96,10 @@ class Settings:
     #: Webhooks may go to private, loopback and link-local addresses (a closed
     #: network; tests). Off: only public addresses, checked after DNS.
     webhook_private_ok: bool = False
+    #: The least time between two re-checks of one device: a day, as the carriers
+    #: show a change by the next day at the soonest. Shorter only when no carrier is
+    #: the live site (the sandbox: a walk-through, tests).
+    recheck_floor_s: float = 86400.0
 
     def carrier(self, carrier: Carrier) -> CarrierSettings:
         return self.carriers[carrier]
@@ -141,6 +145,7 @@ class Settings:
                 for carrier in Carrier
             },
             webhook_private_ok=env.get("AKAROM_WEBHOOK_PRIVATE_OK", "").strip() in ("1", "true"),
+            recheck_floor_s=_recheck_floor(env, carriers),
         )
 
     def budget(self, carrier: Carrier) -> int:
@@ -163,6 +168,18 @@ def _base_url(env: Mapping[str, str], name: str) -> str | None:
             f"(got {value!r})"
         )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _recheck_floor(env: Mapping[str, str], carriers: Mapping[Carrier, CarrierSettings]) -> float:
+    name = "AKAROM_RECHECK_FLOOR_S"
+    floor = _positive_float(env, name, 86400.0)
+    live = [c.value for c, s in carriers.items() if s.base_url is None]
+    if floor < 86400.0 and live:
+        raise ConfigError(
+            f"{name} below a day is for the sandbox only: {', '.join(live)} would be the "
+            "live site (set AKAROM_CARRIERS_URL)"
+        )
+    return floor
 
 
 def _smtp_url(env: Mapping[str, str]) -> str | None:
