@@ -286,8 +286,12 @@ def guarantee_add(
     """販売した端末を保証に登録します（販売前の確認が基準）。Put a sold device under guarantee."""
     from akarom.errors import UsageError
     from akarom.services.advising import load_advice_rules
-    from akarom.services.guarantees import CustomerContact, SaleRequest, register_sale
-    from akarom.storage.guarantees import GuaranteeKind
+    from akarom.services.guarantees import (
+        CustomerContact,
+        GuaranteeKind,
+        SaleRequest,
+        register_sale,
+    )
 
     try:
         chosen_kind = GuaranteeKind(kind)

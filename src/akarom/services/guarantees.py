@@ -52,6 +52,7 @@ __all__ = [
     "RETENTION_YEARS",
     "ClaimFile",
     "CustomerContact",
+    "GuaranteeKind",
     "GuaranteeRefused",
     "ImportSummary",
     "IntakeRequest",

@@ -391,6 +391,7 @@ class AlertRecords(Records):
             claimed = [_delivery(row) for row in rows]
             for row in rows:
                 row.next_attempt_at = now + lease
+            session.flush()  # the session is discarded, the connection's transaction kept
             return claimed
 
     def deliveries(self, change_id: int, *, dealer_id: int) -> list[StoredDelivery]:
