@@ -17,6 +17,7 @@ from akarom.config import Settings
 from akarom.domain import Carrier, Status
 from akarom.sealing import Sealer
 from akarom.services.advising import load_advice_rules
+from akarom.services.alerts import add_email_target
 from akarom.services.guarantees import SaleRequest, register_sale
 from akarom.services.monitor import Monitor, released
 from akarom.storage import Store
@@ -49,6 +50,7 @@ async def test_a_pending_device_turning_red_is_noticed_alerted_and_claimed(
         async with sandboxed(store=store) as (checker, sandbox):
             await _baseline(checker, PENDING_AT_DOCOMO)
             guarantee_id = _sell(store, dealer, PENDING_AT_DOCOMO, "A-1", tmp_path)
+            add_email_target(store, "中古スマホ堂", "shop@example.jp")
             monitor = Monitor(checker.settings, store, checker, rng=random.Random(1))
 
             first = await monitor.once()  # the same day: nothing is due yet
@@ -67,6 +69,8 @@ async def test_a_pending_device_turning_red_is_noticed_alerted_and_claimed(
     history = store.history(PENDING_AT_DOCOMO)
     assert change.after_observation_id == history[-1].id  # the answer, with its evidence
     assert change.before_observation_id == history[0].id
+    [alert] = store.deliveries(change.id, dealer_id=dealer)  # in the outbox with the change
+    assert alert.channel == "email"
     [claim] = store.claims(dealer)
     assert claim.status is ClaimStatus.OPEN
     assert claim.change_id == change.id
