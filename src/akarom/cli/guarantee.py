@@ -116,6 +116,11 @@ class _Desk:
 
         print(text(key, self.lang).format(**fields))
 
+    @property
+    def floor(self) -> timedelta:
+        """The least time between two re-checks (a day against the live sites)."""
+        return timedelta(seconds=self.settings.recheck_floor_s)
+
     def sealer(self) -> Sealer:
         from akarom.services.guarantees import sealer_for
 
@@ -313,7 +318,9 @@ def guarantee_add(
     )
     with _Desk(lang, dealer) as desk:
         rules = load_advice_rules(desk.settings)
-        guarantee = register_sale(desk.store, desk.sealer(), rules, desk.dealer_id, request, by=by)
+        guarantee = register_sale(
+            desk.store, desk.sealer(), rules, desk.dealer_id, request, by=by, floor=desk.floor
+        )
         desk.say(
             "guarantee.registered",
             id=guarantee.id,
@@ -343,7 +350,15 @@ def guarantee_import(
     with _Desk(lang, dealer) as desk:
         rules = load_advice_rules(desk.settings)
         summary = import_sales(
-            desk.store, desk.sealer(), rules, desk.dealer_id, sheet, output, by=by, lang=desk.lang
+            desk.store,
+            desk.sealer(),
+            rules,
+            desk.dealer_id,
+            sheet,
+            output,
+            by=by,
+            lang=desk.lang,
+            floor=desk.floor,
         )
         desk.say(
             "import.done",

@@ -291,7 +291,7 @@ def register_sale(
     request: SaleRequest,
     *,
     by: str,
-    first_due: Mapping[Carrier, datetime] | None = None,
+    floor: timedelta = timedelta(days=1),
     now: datetime | None = None,
 ) -> StoredGuarantee:
     """Put a sold device under guarantee, its check before the sale as the baseline.
@@ -300,8 +300,8 @@ def register_sale(
     its newest answer is older than ``BASELINE_MAX_AGE`` on the sale day, or the rules'
     ``guarantee`` situation does not allow it (× and open answers never are); and when
     the dealer used the order reference already. The device is watched at the carrier
-    that sold it (every carrier for a SIM-free one), first due at ``first_due``
-    (default: a day after its answer).
+    that sold it (every carrier for a SIM-free one), first due ``floor`` after its
+    answer (``Settings.recheck_floor_s``: a day against the live sites).
     """
     now = now or datetime.now(UTC)
     imei = _imei(request.imei)
@@ -340,7 +340,6 @@ def register_sale(
     if request.intake_id is not None and store.intake(dealer_id, request.intake_id) is None:
         raise UsageError("no such intake", key="intake.not_found", id=request.intake_id)
     watched = [origin] if origin is not None else [c for c in Carrier if c in latest]
-    due = dict(first_due or {})
 
     def watch(session: Session, guarantee: StoredGuarantee) -> None:
         for carrier in watched:
@@ -352,7 +351,7 @@ def register_sale(
                 status=answer.status,
                 observation_id=answer.id,
                 checked_at=answer.checked_at,
-                next_due_at=due.get(carrier, max(answer.checked_at, now) + timedelta(days=1)),
+                next_due_at=answer.checked_at + floor,
             )
 
     customer = None if request.customer is None else asdict(request.customer)
@@ -532,6 +531,7 @@ def import_sales(
     *,
     by: str,
     lang: Lang = "ja",
+    floor: timedelta = timedelta(days=1),
 ) -> ImportSummary:
     """Register every sale of a sheet (CSV, TSV or XLSX, as ``bulk`` reads them).
 
@@ -554,7 +554,7 @@ def import_sales(
                 continue
             try:
                 request = _sale_of(row.imei, row.cells, columns)
-                stored = register_sale(store, sealer, rules, dealer_id, request, by=by)
+                stored = register_sale(store, sealer, rules, dealer_id, request, by=by, floor=floor)
             except UsageError as err:
                 result = "refused" if isinstance(err, GuaranteeRefused) else "invalid"
                 writer.writerow([*row.cells, result, "", _reason(err, lang)])
