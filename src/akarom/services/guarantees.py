@@ -49,6 +49,7 @@ from akarom.texts import Lang, text
 
 __all__ = [
     "BASELINE_MAX_AGE",
+    "EARLIEST_SALE",
     "RETENTION_YEARS",
     "ClaimFile",
     "CustomerContact",
@@ -75,6 +76,10 @@ RETENTION_YEARS = 3
 #: The newest answer may be at most this old on the day of sale to count as the check
 #: made before the sale.
 BASELINE_MAX_AGE = timedelta(days=30)
+#: Sale days accepted: from this one to tomorrow in Japan (a typo, not a sale, beyond).
+EARLIEST_SALE = date(2000, 1, 1)
+#: A term may end no later than this year (a typo beyond; and databases' dates end).
+LAST_TERM_YEAR = 2200
 
 
 class GuaranteeRefused(UsageError):
@@ -308,6 +313,15 @@ def register_sale(
     order_ref = request.order_ref.strip()
     if not order_ref:
         raise UsageError("an order reference is needed", key="guarantee.no_order")
+    latest_sale = today_in_japan() + timedelta(days=1)
+    if not EARLIEST_SALE <= request.sold_on <= latest_sale or (
+        request.term_until is not None and request.term_until.year > LAST_TERM_YEAR
+    ):
+        raise UsageError(
+            "the sale or term date is out of range",
+            key="guarantee.date_range",
+            sold=request.sold_on.isoformat(),
+        )
     term_until = _term(request)
     verdict, origin, latest = _baseline(store, imei)
     if not latest:

@@ -110,9 +110,9 @@ def create_app(
 
 
 def _routers() -> list[APIRouter]:
-    from akarom.web import api, dealer, public
+    from akarom.web import api, api_guarantees, dealer, guarantees, public
 
-    return [public.router, dealer.router, api.router]
+    return [public.router, dealer.router, guarantees.router, api.router, api_guarantees.router]
 
 
 async def _start_jobs(hub: Hub) -> Jobs:

@@ -45,6 +45,7 @@ from akarom.services.jobs import Jobs
 from akarom.services.options import Role
 from akarom.services.serving import tenant_of
 from akarom.services.validation import invalid_message, parse_imei
+from akarom.services.workspace_guarantees import may_see_device
 from akarom.storage import (
     ChallengeKind,
     JobKind,
@@ -552,7 +553,7 @@ async def device(request: Request, user: User, imei: str) -> Response:
         value = parse_imei(imei).value
     except InvalidImei:
         raise HTTPException(status_code=404) from None
-    if value != imei or not await asyncio.to_thread(store.dealer_has_device, user.dealer_id, value):
+    if value != imei or not await asyncio.to_thread(may_see_device, store, user.dealer_id, value):
         raise HTTPException(status_code=404)
     entries = await asyncio.to_thread(device_history, store, value)
     # Answers are shared by every dealer (one cache); who read a page by hand is not:
@@ -577,7 +578,7 @@ async def evidence(request: Request, user: User, observation_id: int, seq: int) 
     store = hub_of(request).store
     observation = await asyncio.to_thread(store.observation, observation_id)
     if observation is None or not await asyncio.to_thread(
-        store.dealer_has_device, user.dealer_id, observation.imei
+        may_see_device, store, user.dealer_id, observation.imei
     ):
         raise HTTPException(status_code=404)
     pages = await asyncio.to_thread(store.pages, observation_id)
