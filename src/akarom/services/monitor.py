@@ -128,6 +128,9 @@ class Monitor:
         self.deliver = deliver
         self._plans: dict[tuple[Carrier, date], recheck.Plan] = {}
         self._unanswered: dict[Carrier, int] = dict.fromkeys(Carrier, 0)
+        #: 1 against the live sites; below against the sandbox, whose carriers reflect a
+        #: change at once (``AKAROM_RECHECK_FLOOR_S``): the whole schedule shrinks alike.
+        self._scale = min(1.0, settings.recheck_floor_s / 86400.0)
 
     async def run(self, every: timedelta = timedelta(minutes=1)) -> None:
         """Pass after pass, ``every`` apart, until cancelled (SIGTERM, Ctrl-C)."""
@@ -192,7 +195,7 @@ class Monitor:
         if result is None or result.status is Status.UNKNOWN:
             done.unanswered += 1
             self._unanswered[watch.carrier] += 1
-            retry = min(RETRY_AFTER * 2**watch.failures, timedelta(days=1))
+            retry = min(RETRY_AFTER * 2**watch.failures, timedelta(days=1)) * self._scale
             self.store.recheck_failed(watch.id, next_due_at=now + retry)
             return
         done.answered += 1
@@ -207,6 +210,7 @@ class Monitor:
             price_yen=None if risk is None else risk.price,
             rng=self.rng,
         )
+        next_due = stored.checked_at + (next_due - stored.checked_at) * self._scale
 
         def on_change(session: Session, change_id: int, guarantee_id: int) -> None:
             self._alert(session, change_id)
