@@ -96,6 +96,7 @@ __all__ = [
     "latest_check",
     "load_signing_key",
     "mask_imei",
+    "public_key_by_id",
     "read_public_key",
     "render_pdf",
     "seal",
@@ -943,6 +944,16 @@ def certificate_by_id(store: Store, certificate_id: str) -> CertificatePage | No
     if stored is None:
         return None
     return _page(stored, {kept.key_id: kept.public_key for kept in store.signing_keys()})
+
+
+def public_key_by_id(store: Store, key_id: str) -> PublicKey | None:
+    """A key certificates were signed with, by its id (16 hex digits), or None."""
+    if not re.fullmatch(r"[0-9a-f]{16}", key_id):
+        return None
+    return next(
+        (PublicKey(kept.public_key) for kept in store.signing_keys() if kept.key_id == key_id),
+        None,
+    )
 
 
 def _page(stored: StoredCertificate, keys: Mapping[str, bytes]) -> CertificatePage:

@@ -110,9 +110,16 @@ def create_app(
 
 
 def _routers() -> list[APIRouter]:
-    from akarom.web import api, api_guarantees, dealer, guarantees, public
+    from akarom.web import api, api_guarantees, certificates, dealer, guarantees, public
 
-    return [public.router, dealer.router, guarantees.router, api.router, api_guarantees.router]
+    return [
+        public.router,
+        certificates.router,
+        dealer.router,
+        guarantees.router,
+        api.router,
+        api_guarantees.router,
+    ]
 
 
 async def _start_jobs(hub: Hub) -> Jobs:
