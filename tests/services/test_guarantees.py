@@ -195,16 +195,14 @@ def test_a_stale_check_is_no_baseline_and_an_order_is_registered_once(
     store: Store, sealer: Sealer, dealer: int, rules
 ) -> None:  # type: ignore[no-untyped-def]
     _checked(store, IMEI, docomo=Status.OK)
+    store.record(observation(OTHER_TAC, Carrier.DOCOMO, Status.OK, at=CHECKED - timedelta(60)))
     with pytest.raises(GuaranteeRefused) as stale:
-        register_sale(
-            store,
-            sealer,
-            rules,
-            dealer,
-            SaleRequest(IMEI, "D-1", SOLD + timedelta(days=60)),
-            by="x",
-        )
+        register_sale(store, sealer, rules, dealer, SaleRequest(OTHER_TAC, "D-0", SOLD), by="x")
     assert stale.value.key == "guarantee.stale_baseline"
+    in_three_days = datetime.now(UTC).date() + timedelta(days=3)
+    with pytest.raises(UsageError) as future:
+        register_sale(store, sealer, rules, dealer, SaleRequest(IMEI, "D-9", in_three_days), by="x")
+    assert future.value.key == "guarantee.date_range"
     register_sale(store, sealer, rules, dealer, SaleRequest(IMEI, "D-1", SOLD), by="x")
     with pytest.raises(UsageError) as taken:
         register_sale(store, sealer, rules, dealer, SaleRequest(IMEI, "D-1", SOLD), by="x")
