@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from akarom.services.checks import JST
-from bench import bulk, cpu, economy, memory, startup, web, workers
+from bench import bulk, cpu, economy, memory, monitor, startup, web, workers
 from bench._machine import CpuMeter, describe, source_state
 from bench._report import Outcome, update_doc
 
@@ -28,7 +28,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "akarom"
 Benchmark = Callable[[bool, Path], Outcome]
 BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     module.NAME: (module.TITLE, module.run)
-    for module in (bulk, startup, economy, cpu, memory, web, workers)
+    for module in (bulk, startup, economy, cpu, memory, web, workers, monitor)
 }
 #: Sections of benchmarks that no longer exist, removed from the doc on the next write:
 #: ``throughput`` measured bulk inside the bench's process on the skewed mix only,

@@ -150,8 +150,9 @@ class Monitor:
         """The policy for the carrier, refitted once per Japan day to its budget."""
         key = (carrier, day)
         if key not in self._plans:
+            now = self.clock()
             weights = [
-                recheck.risk_weight(r.status, max(0, (day - r.sold_on).days), r.price)
+                recheck.risk_weight(r.status, recheck.days_since_sale(r.sold_on, now), r.price)
                 for r in risks
             ]
             self._plans = {k: v for k, v in self._plans.items() if k[1] == day}
