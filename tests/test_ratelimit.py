@@ -9,6 +9,7 @@ import itertools
 import logging
 import math
 import os
+import random
 import subprocess
 import sys
 import time
@@ -94,8 +95,8 @@ async def test_the_gap_counts_from_when_the_request_really_left() -> None:
         clock.now += 0.4  # connecting took a while
         await limiter.sent()
     async with limiter.slot():
-        await limiter.sent()  # this one is ready at once: held until an interval has passed
-        assert clock.now == pytest.approx(1.4)
+        await limiter.sent()  # ready at once: it waits a spacing (margin included) from 0.4
+        assert clock.now == pytest.approx(0.4 + 1 * (1 + DEFAULT_MARGIN))
 
 
 async def test_a_steady_lead_does_not_stretch_the_gap() -> None:
@@ -112,6 +113,27 @@ async def test_a_steady_lead_does_not_stretch_the_gap() -> None:
     assert min(gaps) >= 0.5 - 1e-9
     # Once the usual lead is known, no more than the planned spacing (margin included).
     assert gaps[-1] == pytest.approx(0.5 * (1 + DEFAULT_MARGIN))
+
+
+async def test_caught_up_starts_never_spend_a_window_s_margin() -> None:
+    """A site counts whole windows (20 in a second at 20/s). Starts that came late are
+    caught up, one gap at a time, down to an interval; however they fall, every run of
+    20 gaps keeps the margin: the sandbox's grace and a site's jitter are left alone."""
+    clock = VirtualClock()
+    rng = random.Random(7)
+
+    async def busy_loop_sleep(seconds: float) -> None:  # wakes up late now and then
+        await clock.sleep(seconds + rng.choice((0.0, 0.0, 0.0005, 0.0009)))
+
+    limiter = RateLimiter(20, clock=clock, sleep=busy_loop_sleep)
+    sends: list[float] = []
+    for _ in range(400):
+        async with limiter.slot():
+            await limiter.sent()
+            sends.append(clock.now)
+    windows = [later - earlier for earlier, later in zip(sends, sends[20:], strict=False)]
+    assert min(windows) >= 20 * 0.05 * (1 + DEFAULT_MARGIN) - 1e-9
+    assert min(b - a for a, b in itertools.pairwise(sends)) >= 0.05 - 1e-9
 
 
 def test_nonsense_limits_are_refused() -> None:
@@ -568,7 +590,8 @@ def test_a_ledger_extends_any_start_it_just_granted(
     otherwise every late start of a lone process was given up, a whole spacing lost."""
     ledger = SpacingLedger(tmp_path_factory.mktemp("ledger"), "docomo@x")
     claim = ledger.claim(interval, margin, now, now=now)
-    assert not isinstance(claim, _Busy) and claim.start is not None
+    assert not isinstance(claim, _Busy)
+    assert claim.start is not None
     assert ledger.extend(claim.next_start, now + 2 * interval) is True
 
 

@@ -60,6 +60,7 @@ import hashlib
 import heapq
 import itertools
 import logging
+import math
 import os
 import selectors
 import statistics
@@ -545,6 +546,14 @@ class RateLimiter:
         self._spacing = self._interval * (1 + self.margin)
         # How late a start may be and still be caught up on the next one.
         self._slack = self._spacing - self._interval
+        # A site counts whole windows: at most floor(rate) requests in floor(rate)/rate
+        # seconds. Catching up keeps each gap at least an interval, but several caught-up
+        # gaps in a row would spend a window's whole margin; the last sends of a window
+        # are kept so that no window ever holds less than its margin.
+        window = max(1, math.floor(rate_per_s))
+        self._window_span = window * self._spacing
+        previous = getattr(self, "_window_sends", ())
+        self._window_sends: deque[float] = deque(previous, maxlen=window)
 
     @property
     def rate_per_s(self) -> float:
@@ -597,7 +606,7 @@ class RateLimiter:
             # Spacing runs on the plan, not on when this coroutine happened to wake
             # up, so small delays of our own do not add up; but only within the
             # margin, so that a late start never leaves the next one too close.
-            planned = max(self._next_start, now - self._slack)
+            planned = max(self._next_start, now - self._slack, self._window_opens())
             # A share is asked its round trip ahead, so that its answer comes back at
             # the planned start, not that much after it.
             asked_at = planned - self._claim_lead()
@@ -647,6 +656,14 @@ class RateLimiter:
             return self._clock()
         return start
 
+    def _window_opens(self) -> float:
+        """The earliest start that keeps the last window's sends within the margin: a
+        window's span after the oldest send of the last full window (none until full)."""
+        sends = self._window_sends
+        if len(sends) < (sends.maxlen or 1):
+            return float("-inf")
+        return sends[0] + self._window_span
+
     def _claim_lead(self) -> float:
         """How far ahead of a planned start to ask the share: a claim's usual round
         trip (the median of recent ones; nothing without a share), at most the slack
@@ -684,6 +701,7 @@ class RateLimiter:
         if leaves > now:
             await self._sleep(leaves - now)
             now = self._clock()
+        self._window_sends.append(now)
         started = _SLOT_STARTED.get()
         if started is not None:
             self._leads.append(now - started)
