@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from akarom.storage import StoredApiKey
     from akarom.texts import Lang
 
-__all__ = ["apikey_app", "dealer_app", "register_accounts"]
+__all__ = ["apikey_app", "command_group", "dealer_app", "register_accounts"]
 
 _JST = timezone(timedelta(hours=9), "JST")
 
@@ -56,18 +56,13 @@ class _LightGroup(TyperGroup):
         return command
 
 
-dealer_app = typer.Typer(
-    cls=_LightGroup,
-    help="販売店（テナント）を管理します。Manage dealers (tenants).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-apikey_app = typer.Typer(
-    cls=_LightGroup,
-    help="REST API のキーを管理します。Manage REST API keys.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+def command_group(help_text: str) -> typer.Typer:
+    """A group of sub-commands (``akarom dealer …``), its options coerced without pydantic."""
+    return typer.Typer(cls=_LightGroup, help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
+dealer_app = command_group("販売店（テナント）を管理します。Manage dealers (tenants).")
+apikey_app = command_group("REST API のキーを管理します。Manage REST API keys.")
 
 
 def register_accounts(app: typer.Typer) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from akarom.cli.accounts import LangOption, _LightGroup
+from akarom.cli.accounts import LangOption, command_group
 
 if TYPE_CHECKING:
     from akarom.config import Settings
@@ -33,12 +33,7 @@ __all__ = ["alert_app", "register_alerts"]
 
 _JST = timezone(timedelta(hours=9), "JST")
 
-alert_app = typer.Typer(
-    cls=_LightGroup,
-    help="変化の通知先を管理します。Manage where status-change alerts go.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+alert_app = command_group("変化の通知先を管理します。Manage where status-change alerts go.")
 
 DealerOption = Annotated[
     str,

@@ -27,7 +27,7 @@ import typer
 
 # Paths are taken as text and made ``Path`` here: Typer would coerce a ``Path`` option
 # through pydantic, whose import costs more than verifying (akarom.cli._params).
-from akarom.cli.accounts import LangOption, _begin, _LightGroup
+from akarom.cli.accounts import LangOption, _begin, command_group
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -37,12 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["certificate_app", "register_certificate"]
 
-certificate_app = typer.Typer(
-    cls=_LightGroup,
-    help="証明書を発行・検証します。Issue and verify check certificates.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+certificate_app = command_group("証明書を発行・検証します。Issue and verify check certificates.")
 
 
 def register_certificate(app: typer.Typer) -> None:

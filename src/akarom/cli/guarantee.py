@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from akarom.cli.accounts import LangOption, _begin, _LightGroup
+from akarom.cli.accounts import LangOption, _begin, command_group
 
 if TYPE_CHECKING:
     from akarom.config import Settings
@@ -35,24 +35,13 @@ __all__ = ["claim_app", "guarantee_app", "intake_app", "register_guarantee"]
 
 _JST = timezone(timedelta(hours=9), "JST")
 
-guarantee_app = typer.Typer(
-    cls=_LightGroup,
-    help="販売した端末の赤ロム保証を管理します。Manage guarantees on sold devices.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+guarantee_app = command_group(
+    "販売した端末の赤ロム保証を管理します。Manage guarantees on sold devices."
 )
-intake_app = typer.Typer(
-    cls=_LightGroup,
-    help="買取の取引記録（古物営業法）を管理します。Record devices bought in (古物台帳).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+intake_app = command_group(
+    "買取の取引記録（古物営業法）を管理します。Record devices bought in (古物台帳)."
 )
-claim_app = typer.Typer(
-    cls=_LightGroup,
-    help="保証の請求（交換・返金・却下）を管理します。Settle guarantee claims.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+claim_app = command_group("保証の請求（交換・返金・却下）を管理します。Settle guarantee claims.")
 
 
 def register_guarantee(app: typer.Typer) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from akarom.cli.accounts import LangOption, _begin, _LightGroup
+from akarom.cli.accounts import LangOption, _begin, command_group
 
 if TYPE_CHECKING:
     from akarom.config import Settings
@@ -24,11 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["monitor_app", "register_monitor"]
 
-monitor_app = typer.Typer(
-    cls=_LightGroup,
-    help="保証中の端末を予算内で再確認します。Re-check guaranteed devices within the budget.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+monitor_app = command_group(
+    "保証中の端末を予算内で再確認します。Re-check guaranteed devices within the budget."
 )
 
 
