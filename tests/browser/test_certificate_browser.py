@@ -23,9 +23,7 @@ def test_the_qr_code_opens_the_certificate_as_issued(
     page.goto(f"{live_server.url}/certificates/{issued.id}")
     expect(page.locator("h1")).to_have_text("確認証明書")
     expect(page.locator("#imei-shown")).to_contain_text(imei)
-    expect(page.locator("#results li[data-carrier=docomo]")).to_have_attribute(
-        "data-status", "ok"
-    )
+    expect(page.locator("#results li[data-carrier=docomo]")).to_have_attribute("data-status", "ok")
     expect(page.locator("#not-today")).to_be_visible()
     expect(page.locator("#fingerprint")).to_contain_text(issued.key.fingerprint)
     assert_fits_the_screen(page)
