@@ -274,12 +274,17 @@ class _Run:
         """
         imeis = [identity.value for identity in identities]
         tacs = {tac for imei in imeis if (tac := tac_of(imei)) and not self.learner.known(tac)}
-        fresh = self.fresh
+        fresh, since = self.fresh, self.resumed_since
 
         def read() -> tuple[_Stored, dict[str, dict[Carrier, int]]]:
-            stored = (
-                {} if fresh else self.checker.stored_answers(imeis, cached_since=self.resumed_since)
-            )
+            if not fresh:
+                stored = self.checker.stored_answers(imeis, cached_since=since)
+            elif since is not None:
+                # Fresh, resumed: nothing from before the run, but the run's own answers
+                # (a row answered just as it stopped) are not asked again.
+                stored = self.store.latest_many(imeis, since=since)
+            else:
+                stored = {}
             return stored, self.store.carrier_counts_for_tacs(sorted(tacs)) if tacs else {}
 
         stored, counts = await asyncio.to_thread(read)
@@ -304,8 +309,9 @@ class _Run:
         if imei in self.pending:
             self.summary.duplicate_rows += 1
             return self.pending[imei], row.imei
+        reuse = not self.fresh or self.resumed_since is not None
         task = asyncio.create_task(
-            self._check(identity, _hint(row.hint), None if self.fresh else stored.get(imei, {}))
+            self._check(identity, _hint(row.hint), stored.get(imei, {}) if reuse else None)
         )
         self.pending[imei] = task
         return task, row.imei
