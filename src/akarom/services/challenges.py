@@ -433,8 +433,12 @@ class ChallengeDesk:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return await self._close(posted, ChallengeStatus.EXPIRED)
-                with suppress(TimeoutError):  # time to look in the store again
-                    await asyncio.wait_for(rung.wait(), timeout=min(self.person.poll_s, left))
+                # Time to look in the store again. Not ``wait_for``: on 3.11 it can swallow
+                # a cancel that lands as the event is set, and the cancelled check would
+                # wait on until the person's patience ran out.
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(min(self.person.poll_s, left)):
+                        await rung.wait()
 
     async def _close(self, posted: StoredChallenge, status: ChallengeStatus) -> StoredChallenge:
         """Close the challenge as ``status`` unless someone closed it first; how it stands."""
