@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
 from akarom.domain import Carrier, Status
+from akarom.sealing import Sealed
 from akarom.storage import Store
 from akarom.storage.alerts import (
     CUSTOMER,
     AlertChannel,
-    SealedValue,
     enqueue_alerts,
     target_recipient,
 )
@@ -22,16 +21,9 @@ from akarom.storage.tables import Delivery, Guarantee, StatusChange
 from tests.storage.helpers import IMEI, T0, observation
 
 
-@dataclass(frozen=True)
-class FakeSealed:
+def fake_seal(context: str) -> Sealed:
     """Storage never opens a sealed value: any bytes do here."""
-
-    ciphertext: bytes
-    wrapped_key: bytes
-
-
-def fake_seal(context: str) -> SealedValue:
-    return FakeSealed(b"sealed:" + context.encode(), b"key")
+    return Sealed(b"sealed:" + context.encode(), b"key")
 
 
 def add_guarantee(
@@ -40,7 +32,7 @@ def add_guarantee(
     *,
     imei: str = IMEI,
     order_ref: str = "A-0001",
-    seal: Callable[[str], SealedValue] | None = None,
+    seal: Callable[[str], Sealed] | None = None,
 ) -> int:
     """A guarantee row, inserted directly; ``seal`` seals the customer contact once the
     row has its id (called with ``guarantees.customer:<id>``)."""
@@ -168,7 +160,7 @@ def test_the_customer_is_written_to_only_when_a_contact_may_hold_an_address(
     sealed = add_guarantee(store, dealer.id, order_ref="phone-only", seal=fake_seal)
     seen: list[tuple[int, bytes]] = []
 
-    def no_email(guarantee_id: int, contact: SealedValue) -> bool:
+    def no_email(guarantee_id: int, contact: Sealed) -> bool:
         seen.append((guarantee_id, contact.ciphertext))
         return False
 
@@ -269,9 +261,9 @@ def test_alert_targets_belong_to_their_dealer(store: Store) -> None:
     other = store.create_dealer("B")
     contexts: list[str] = []
 
-    def seal(context: str) -> SealedValue:
+    def seal(context: str) -> Sealed:
         contexts.append(context)
-        return FakeSealed(b"secret", b"key")
+        return Sealed(b"secret", b"key")
 
     hook = store.add_alert_target(
         dealer.id, "webhook", "https://hooks.example.jp/", seal=seal, at=T0

@@ -76,12 +76,11 @@ from akarom.storage.alerts import (
     AlertChannel,
     ChangeAlert,
     CustomerCheck,
-    SealedValue,
     StoredAlertTarget,
     StoredDelivery,
-    customer_context,
     secret_context,
 )
+from akarom.storage.guarantees import customer_context
 from akarom.texts import Lang, text
 
 if TYPE_CHECKING:
@@ -637,7 +636,7 @@ def add_webhook_target(
     chosen = _sealer(settings, sealer)
     secret = new_secret()
 
-    def seal(context: str) -> SealedValue:
+    def seal(context: str) -> Sealed:
         return chosen.seal(secret, context=context)
 
     target = store.add_alert_target(dealer.id, AlertChannel.WEBHOOK, checked, seal=seal)
@@ -748,7 +747,7 @@ def send_test(
 # -- the outbox -------------------------------------------------------------------------
 
 
-def _open_contact(sealer: Sealer, guarantee_id: int, sealed: SealedValue) -> dict[str, Any]:
+def _open_contact(sealer: Sealer, guarantee_id: int, sealed: Sealed) -> dict[str, Any]:
     contact = sealer.open(
         Sealed(sealed.ciphertext, sealed.wrapped_key), context=customer_context(guarantee_id)
     )
@@ -765,7 +764,7 @@ def customer_check(sealer: Sealer) -> CustomerCheck:
     holds an e-mail address. A contact that does not open is enqueued all the same;
     the sending says why it failed."""
 
-    def check(guarantee_id: int, sealed: SealedValue) -> bool:
+    def check(guarantee_id: int, sealed: Sealed) -> bool:
         try:
             return _address_of(_open_contact(sealer, guarantee_id, sealed)) is not None
         except SealError:

@@ -43,6 +43,8 @@ from akarom.storage.guarantees import (
     StoredClaim,
     StoredGuarantee,
     StoredIntake,
+    customer_context,
+    seller_context,
 )
 from akarom.storage.monitor import watch_device
 from akarom.texts import Lang, text
@@ -192,7 +194,7 @@ def record_intake(
     )
     seller = asdict(request.seller)
     return store.add_intake(
-        intake, lambda row_id: sealer.seal(seller, context=f"intakes.seller:{row_id}")
+        intake, lambda row_id: sealer.seal(seller, context=seller_context(row_id))
     )
 
 
@@ -200,7 +202,7 @@ def seller_of(sealer: Sealer, intake: StoredIntake) -> SellerIdentity | None:
     """The intake's seller, unsealed (None once erased). For the dealer's staff only."""
     if intake.seller is None:
         return None
-    return SellerIdentity(**sealer.open(intake.seller, context=f"intakes.seller:{intake.id}"))
+    return SellerIdentity(**sealer.open(intake.seller, context=seller_context(intake.id)))
 
 
 def erase_seller(
@@ -387,7 +389,7 @@ def register_sale(
         ),
         None
         if customer is None
-        else (lambda row_id: sealer.seal(customer, context=f"guarantees.customer:{row_id}")),
+        else (lambda row_id: sealer.seal(customer, context=customer_context(row_id))),
         watch=watch,
     )
     if stored is None:
@@ -419,7 +421,7 @@ def customer_of(sealer: Sealer, guarantee: StoredGuarantee) -> CustomerContact |
     if guarantee.customer is None:
         return None
     return CustomerContact(
-        **sealer.open(guarantee.customer, context=f"guarantees.customer:{guarantee.id}")
+        **sealer.open(guarantee.customer, context=customer_context(guarantee.id))
     )
 
 

@@ -26,13 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
 from akarom.domain import Carrier, Status
-from akarom.storage._records import Records
+from akarom.sealing import Sealed
+from akarom.storage._records import Records, dialect_insert
 from akarom.storage.tables import (
     AlertTarget,
     Dealer,
@@ -48,10 +49,8 @@ __all__ = [
     "AlertRecords",
     "ChangeAlert",
     "CustomerCheck",
-    "SealedValue",
     "StoredAlertTarget",
     "StoredDelivery",
-    "customer_context",
     "enqueue_alerts",
     "secret_context",
     "target_recipient",
@@ -81,24 +80,9 @@ def secret_context(target_id: int) -> str:
     return f"alert_targets.secret:{target_id}"
 
 
-def customer_context(guarantee_id: int) -> str:
-    """The sealing context of a guarantee's customer contact."""
-    return f"guarantees.customer:{guarantee_id}"
-
-
-class SealedValue(Protocol):
-    """A sealed value as ``akarom.sealing.Sealed`` holds it."""
-
-    @property
-    def ciphertext(self) -> bytes: ...
-
-    @property
-    def wrapped_key(self) -> bytes: ...
-
-
 #: Says whether a guarantee's sealed customer contact holds an e-mail address
 #: (given the guarantee's id and the sealed value); ``services.alerts.customer_check``.
-CustomerCheck = Callable[[int, SealedValue], bool]
+CustomerCheck = Callable[[int, Sealed], bool]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,27 +190,6 @@ def _delivery(row: Delivery) -> StoredDelivery:
     )
 
 
-class _Sealed:
-    """A sealed value read from two columns, shaped like ``sealing.Sealed``."""
-
-    __slots__ = ("ciphertext", "wrapped_key")
-
-    def __init__(self, ciphertext: bytes, wrapped_key: bytes) -> None:
-        self.ciphertext = ciphertext
-        self.wrapped_key = wrapped_key
-
-
-def _insert_for(session: Session) -> Any:
-    """The dialect's INSERT (with ``on_conflict_do_nothing``) for ``session``'s database."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
-
-
 def enqueue_alerts(
     session: Session, change_id: int, *, customer_check: CustomerCheck | None = None
 ) -> int:
@@ -260,13 +223,13 @@ def enqueue_alerts(
     ).all()
     recipients = [(channel, target_recipient(target_id)) for target_id, channel in targets]
     if customer_sealed is not None and customer_key is not None:
-        sealed = _Sealed(customer_sealed, customer_key)
+        sealed = Sealed(customer_sealed, customer_key)
         if customer_check is None or customer_check(guarantee_id, sealed):
             recipients.append((AlertChannel.EMAIL.value, CUSTOMER))
     if not recipients:
         return 0
     statement = (
-        _insert_for(session)(Delivery)
+        dialect_insert(session.get_bind().dialect.name)(Delivery)
         .values(
             [
                 {
@@ -296,7 +259,7 @@ class AlertRecords(Records):
         channel: AlertChannel | str,
         address: str,
         *,
-        seal: Callable[[str], SealedValue] | None = None,
+        seal: Callable[[str], Sealed] | None = None,
         at: datetime | None = None,
     ) -> StoredAlertTarget:
         """Add where the dealer's alerts go. A webhook needs ``seal``: it is called with

@@ -34,7 +34,9 @@ __all__ = [
     "StoredClaimAction",
     "StoredGuarantee",
     "StoredIntake",
+    "customer_context",
     "open_claim",
+    "seller_context",
 ]
 
 
@@ -172,6 +174,16 @@ class StoredClaim:
     opened_at: datetime
     closed_at: datetime | None
     actions: tuple[StoredClaimAction, ...]
+
+
+def seller_context(intake_id: int) -> str:
+    """The sealing context of an intake's seller (``akarom.sealing``)."""
+    return f"intakes.seller:{intake_id}"
+
+
+def customer_context(guarantee_id: int) -> str:
+    """The sealing context of a guarantee's customer contact."""
+    return f"guarantees.customer:{guarantee_id}"
 
 
 #: Seals a record's personal data for the row id it is given (``akarom.sealing``).

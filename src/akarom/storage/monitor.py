@@ -15,13 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from akarom.domain import Carrier, Status
-from akarom.storage._records import Records
+from akarom.storage._records import Records, dialect_insert
 from akarom.storage.guarantees import GuaranteeStatus
 from akarom.storage.tables import Guarantee, RecheckBudget, StatusChange, Watch
 
@@ -106,13 +105,8 @@ def _day_row(session: Session, carrier: Carrier, day: date) -> RecheckBudget:
         .limit(1)
     )
     # Two monitors may start the day at once: one inserts, the other finds its row.
-    insert: Any
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     session.execute(
-        insert(RecheckBudget)
+        dialect_insert(session.get_bind().dialect.name)(RecheckBudget)
         .values(carrier=carrier.value, day=day, spent=0, down_since=before)
         .on_conflict_do_nothing()
     )

@@ -53,6 +53,7 @@ from akarom.storage import accounts as _accounts
 from akarom.storage import challenges as _challenges
 from akarom.storage import jobs as _jobs
 from akarom.storage import workers as _workers
+from akarom.storage._records import dialect_insert
 from akarom.storage.accounts import StoredApiKey, StoredDealer, StoredUser, UserRole
 from akarom.storage.alerts import AlertRecords
 from akarom.storage.certificates import CertificateRecords
@@ -521,15 +522,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
 
     def _insert(self) -> Any:
         """The dialect's INSERT, which offers ``on_conflict_do_nothing``."""
-        # Imported here: the PostgreSQL dialect costs 50 ms to import, and SQLite
-        # users never need it (create_engine has loaded the dialect in use already).
-        if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects import postgresql
-
-            return postgresql.insert
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert
+        return dialect_insert(self._engine.dialect.name)
 
     # -- observations ---------------------------------------------------------------
 
