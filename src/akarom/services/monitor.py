@@ -126,7 +126,7 @@ class Monitor:
         self.rng = rng or random.Random()
         self.most_per_pass = most_per_pass
         self.deliver = deliver
-        self._plans: dict[tuple[Carrier, date], recheck.Plan] = {}
+        self._plans: dict[tuple[Carrier, date], tuple[recheck.Plan, dict[int, WatchRisk]]] = {}
         self._unanswered: dict[Carrier, int] = dict.fromkeys(Carrier, 0)
         #: 1 against the live sites; below against the sandbox, whose carriers reflect a
         #: change at once (``AKAROM_RECHECK_FLOOR_S``): the whole schedule shrinks alike.
@@ -146,27 +146,29 @@ class Monitor:
             alerts = await asyncio.to_thread(self.deliver, self.clock())
         return MonitorPass(now, tuple(passes), alerts)
 
-    def _plan(self, carrier: Carrier, day: date, risks: list[WatchRisk]) -> recheck.Plan:
-        """The policy for the carrier, refitted once per Japan day to its budget."""
+    def _plan(self, carrier: Carrier, day: date) -> tuple[recheck.Plan, dict[int, WatchRisk]]:
+        """The carrier's policy and what each watch is weighed by, read and refitted once
+        per Japan day (every watch of the carrier: not a query for every pass). A carrier
+        with nothing watched is looked at again on the next pass."""
         key = (carrier, day)
-        if key not in self._plans:
+        if key not in self._plans or not self._plans[key][1]:
             now = self.clock()
+            risks = {risk.watch_id: risk for risk in self.store.watch_risks(carrier)}
             weights = [
                 recheck.risk_weight(r.status, recheck.days_since_sale(r.sold_on, now), r.price)
-                for r in risks
+                for r in risks.values()
             ]
             self._plans = {k: v for k, v in self._plans.items() if k[1] == day}
-            self._plans[key] = recheck.fit_plan(weights, self.settings.budget(carrier))
+            self._plans[key] = (recheck.fit_plan(weights, self.settings.budget(carrier)), risks)
         return self._plans[key]
 
     async def _carrier_pass(self, carrier: Carrier, now: datetime) -> CarrierPass:
         day = japan_day(now)
         budget = self.settings.budget(carrier)
         done = CarrierPass(carrier, budget, spent_before=self.store.spent(carrier, day))
-        risks = {risk.watch_id: risk for risk in self.store.watch_risks(carrier)}
+        plan, risks = self._plan(carrier, day)
         if not risks:
             return done
-        plan = self._plan(carrier, day, list(risks.values()))
         taken = self.store.claim_due(
             carrier,
             now=now,
