@@ -192,7 +192,7 @@ try:
 except SystemExit as exit:
     code = exit.code
 with open(os.environ["MODULES_OUT"], "w") as out:
-    json.dump({"code": code, "modules": sorted(sys.modules)}, out)
+    json.dump({"code": code, "modules": sorted(n for n, m in sys.modules.items() if m)}, out)
 """
 
 

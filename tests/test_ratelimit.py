@@ -136,6 +136,45 @@ async def test_caught_up_starts_never_spend_a_window_s_margin() -> None:
     assert min(b - a for a, b in itertools.pairwise(sends)) >= 0.05 - 1e-9
 
 
+async def test_a_varying_lead_does_not_stretch_the_run() -> None:
+    """Requests leave 0–3 ms after their slot opens (the client's own work varies):
+    the run keeps its plan, while every window and every pair the site counts keeps
+    its margin."""
+    clock = VirtualClock()
+    rng = random.Random(11)
+    limiter = RateLimiter(20, clock=clock, sleep=clock.sleep)
+    sends: list[float] = []
+    for _ in range(400):
+        async with limiter.slot():
+            clock.now += rng.uniform(0.0, 0.003)
+            await limiter.sent()
+            sends.append(clock.now)
+    spacing = 0.05 * (1 + DEFAULT_MARGIN)
+    # The plan alone would end at 399 spacings; a lead pushing each next start made it 1.5 % more.
+    assert sends[-1] - sends[0] <= 399 * spacing * 1.003
+    windows = [later - earlier for earlier, later in zip(sends, sends[20:], strict=False)]
+    assert min(windows) >= 20 * spacing - 0.001  # less at most a lead below the least seen
+    assert min(b - a for a, b in itertools.pairwise(sends)) >= 0.05 - 1e-9
+
+
+async def test_a_request_written_late_holds_its_window_from_when_it_left() -> None:
+    """A busy event loop now and then finishes writing a request 40 ms after it began:
+    the site counts it from then, so the window it opens counts from then too."""
+    clock = VirtualClock()
+    limiter = RateLimiter(20, clock=clock, sleep=clock.sleep)
+    began: list[float] = []
+    left: list[float] = []
+    for number in range(400):
+        async with limiter.slot():
+            await limiter.sent()
+            began.append(clock.now)
+            clock.now += 0.04 if number % 50 == 7 else 0.0005
+            limiter.written()
+            left.append(clock.now)
+    windows = [began[i + 20] - left[i] for i in range(len(left) - 20)]
+    assert min(windows) >= 20 * 0.05 * (1 + DEFAULT_MARGIN) - 0.001
+
+
 def test_nonsense_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(0)
@@ -468,6 +507,32 @@ def test_two_processes_hammering_one_ledger_never_start_closer_than_the_interval
     turns = sum(a != b for (_, a), (_, b) in itertools.pairwise(starts))
     assert turns >= 5
     assert starts[-1][0] - starts[0][0] >= 59 / 50 - 0.001
+
+
+def test_a_ledger_tells_a_process_alone_from_processes_sharing_it(tmp_path) -> None:
+    """Alone, a process keeps its windows itself and plans on; once another process
+    claims from the same carrier, each is told, so each send also holds the other."""
+    ledger = SpacingLedger(tmp_path, "docomo.example")
+    t = time.time()
+
+    def ours(at: float) -> bool:
+        claim = ledger.claim(0.05, DEFAULT_MARGIN, at, now=at)
+        assert not isinstance(claim, _Busy)
+        assert claim.start is not None
+        return claim.shared
+
+    assert [ours(t), ours(t + 0.1)] == [False, False]
+    other = (
+        "import pathlib, sys; from akarom.ratelimit import SpacingLedger;"
+        "at = float(sys.argv[2]);"
+        "SpacingLedger(pathlib.Path(sys.argv[1]), 'docomo.example').claim(0.05, 0.02, at, now=at)"
+    )
+    subprocess.run(
+        [sys.executable, "-c", other, str(tmp_path), str(t + 0.2)], check=True, timeout=60
+    )
+    assert ours(t + 0.3) is True
+    assert ours(t + 4.0) is True  # shared for a while after the other's claim
+    assert ours(t + 5.4) is False  # ...and alone again once it has stopped
 
 
 def test_checks_run_on_a_loop_whose_timers_are_not_rounded_to_milliseconds() -> None:

@@ -115,15 +115,19 @@ class LimitedTransport(httpx.AsyncBaseTransport):
     def _trace(self, request: httpx.Request) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
         """An httpcore trace hook that tells the limiter when the request really leaves.
 
-        When the headers start to be written: the write that follows may yield to the
-        event loop, so its end comes at a time that varies with everything else the
-        loop does, and measuring from there stretched every gap by ~3 ms at 20/s.
+        When the headers start to be written (``sent``: the gate, and the plan's lead)
+        and when that write ends (``written``: what the site counts). The write may
+        yield to the event loop, so its end comes at a time that varies with
+        everything else the loop does: planning from there stretched every gap by
+        ~3 ms at 20/s, but a window the site counts must end there.
         """
         outer = request.extensions.get("trace")
 
         async def trace(event: str, info: dict[str, Any]) -> None:
             if event.endswith("send_request_headers.started"):
                 await self._limiter.sent()
+            elif event.endswith("send_request_headers.complete"):
+                self._limiter.written()
             if outer is not None:
                 await outer(event, info)
 

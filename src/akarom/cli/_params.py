@@ -3,10 +3,12 @@
 Typer (0.2x) turns every option's text into its type through a pydantic
 ``TypeAdapter``, and importing pydantic alone takes longer than importing Typer and
 Rich together (measured: ~0.1 s). akarom's options are plain: text, whole numbers,
-choices (``Role``, ``Sim``…) and lists of those. ``lighten(params)`` gives each a
-coercion that handles those values itself and hands anything else (a
-path, bytes, a malformed number) to Typer's own coercion, built on first need, so
-Typer's checks and error messages stay Typer's.
+choices (``Role``, ``Sim``…), paths and lists of those. ``lighten(params)`` gives each
+a coercion that handles those values itself and hands anything else (bytes, a
+malformed number) to Typer's own coercion, built on first need, so Typer's checks and
+error messages stay Typer's. A path is made a ``Path`` here and then checked by
+Typer's own path check (``exists``, file or folder…), which takes a ``Path`` as it
+is: it is only the text-to-``Path`` step that Typer hands to pydantic.
 
 This leans on Typer's internal coercion seam (``typer._coercion.RuntimeParam`` and a
 parameter's ``_runtime_param``). Where those are missing (another Typer version),
@@ -18,10 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 try:
     from typer._coercion import RuntimeParam, build_runtime_param
+    from typer._param_types import coerce_cli_path
 except ImportError:  # a Typer without the pydantic layer: nothing to lighten
     RuntimeParam = None  # type: ignore[assignment,misc]
 
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
 
     from typer._click import Context, Parameter
     from typer.core import _TyperParameter
+    from typer.models import ParameterInfo
 
 __all__ = ["lighten"]
 
@@ -59,6 +64,18 @@ def _plain(annotation: Any, value: Any) -> Any:
     return _TYPERS_TURN
 
 
+def _plain_path(annotation: Any, info: ParameterInfo, value: Any) -> bool:
+    """Whether ``value`` is text that plainly names a path of type ``annotation``."""
+    return (
+        info.path_type is None
+        and isinstance(annotation, type)
+        and issubclass(annotation, Path)
+        and isinstance(value, str)
+        and value != ""
+        and "\0" not in value
+    )
+
+
 if RuntimeParam is not None:
 
     @dataclass(frozen=True)
@@ -66,6 +83,11 @@ if RuntimeParam is not None:
         """Plain values here; anything else through Typer's coercion for this parameter."""
 
         def _coerce_value(self, value: Any, param: _TyperParameter, ctx: Context) -> Any:
+            if _plain_path(self.annotation, self.parameter_info, value):
+                path = self.annotation(value)
+                return coerce_cli_path(
+                    path, self.parameter_info, path_type=self.annotation, param=param, ctx=ctx
+                )
             plain = _plain(self.annotation, value)
             if plain is not _TYPERS_TURN:
                 return plain

@@ -67,6 +67,8 @@ _Stored = dict[str, dict[Carrier, StoredObservation]]
 DEFAULT_READ_AHEAD = 2000
 #: Rows looked up together: their stored answers and models in one query each.
 _LOOK_AHEAD = 250
+#: Rows parsed, or checks started, between two turns of the event loop.
+_ROWS_PER_TURN = 16
 #: Finished rows are saved together: one transaction per batch, not per row.
 _ROW_BATCH = 200
 _ROW_BATCH_SECONDS = 2.0
@@ -196,6 +198,17 @@ def _prepare(
     except BaseException:
         table.close()
         raise
+
+
+async def _share_the_loop(done: int) -> None:
+    """Let the event loop run its timers every ``_ROWS_PER_TURN`` rows.
+
+    A window of rows read ahead is parsed, and its devices' checks started, in one
+    go: 250 rows held the loop for 30–70 ms, and every carrier's next request, due
+    meanwhile, left that much late (a late start moves the carrier's plan for good).
+    """
+    if done % _ROWS_PER_TURN == _ROWS_PER_TURN - 1:
+        await asyncio.sleep(0)
 
 
 def _identify(row: InputRow) -> Identity | InvalidImei:
@@ -471,14 +484,15 @@ async def run_bulk(
             while window := list(islice(rows, _LOOK_AHEAD)):
                 earlier = [finished.take(row.number) for row in window]
                 # Each row's IMEI parsed once: for the look-up, then for the check.
-                todo = {
-                    row.number: _identify(row)
-                    for row, done in zip(window, earlier, strict=True)
-                    if done is None
-                }
+                todo: dict[int, Identity | InvalidImei] = {}
+                for row, done in zip(window, earlier, strict=True):
+                    if done is None:
+                        todo[row.number] = _identify(row)
+                        await _share_the_loop(len(todo))
                 valid = [i for i in todo.values() if isinstance(i, Identity)]
                 stored = await state.look_ahead(valid) if valid else {}
-                for row, done in zip(window, earlier, strict=True):
+                for count, (row, done) in enumerate(zip(window, earlier, strict=True)):
+                    await _share_the_loop(count)
                     if done is not None:
                         summary.resumed_rows += 1
                         await queue.put((row, dict(done.cells), True))
