@@ -1,6 +1,8 @@
 #!/bin/sh
 # The browser the browser tests drive (tests/browser): Debian's chromium from apt, never
 # a downloaded build, and a Japanese font so pages and screenshots show 日本語, not boxes.
+# Also poppler's pdftoppm, which renders a certificate as a PDF viewer does, for the test
+# that reads its QR code back from the picture (tests/services/test_certificates.py).
 # Installs only what is missing, and only where apt-get exists (as root, or through sudo).
 # It never fails the test command: without a browser the browser tests skip, or fail
 # when CI=true, and say why.
@@ -10,6 +12,7 @@ missing=""
 if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=ja 2>/dev/null)" ]; then
   missing="$missing fonts-ipafont-gothic"
 fi
+command -v pdftoppm >/dev/null 2>&1 || missing="$missing poppler-utils"
 [ -n "$missing" ] || exit 0
 command -v apt-get >/dev/null 2>&1 || exit 0
 as_root=""
