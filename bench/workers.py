@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from akarom.domain import Carrier
+from akarom.ratelimit import DEFAULT_MARGIN
 from bench._fleet import UNIFORM_SHARES, Device, Fleet, scenario_devices
 from bench._process import AKAROM, environment
 from bench._report import Outcome, at_most, markdown_table
@@ -671,8 +672,8 @@ requests it was answering at once, across all workers):
 Where the wall time goes, from the database's records: the job's `started_at`, the
 start of each carrier check (`observations.checked_at`), and the moment the bench saw
 `done`. The steady part is the busiest carrier's first to last check start, against
-what its requests need at {RATE_PER_S:g}/s (the ratio includes akarom's own 2 % safety
-margin, `ratelimit.DEFAULT_MARGIN`).
+what its requests need at {RATE_PER_S:g}/s (the ratio includes akarom's own
+{DEFAULT_MARGIN * 100:g} % safety margin, `ratelimit.DEFAULT_MARGIN`).
 
 {split}
 

@@ -290,7 +290,7 @@ def refusals_to_learn(configured: float, limit: float) -> int:
     pace by SLOWDOWN_FACTOR (ratelimit.py), and it keeps DEFAULT_MARGIN below its pace.
 
     >>> refusals_to_learn(20, 5)
-    13
+    14
     """
     return math.ceil(
         math.log(limit * (1 + DEFAULT_MARGIN) / configured) / math.log(SLOWDOWN_FACTOR)
