@@ -28,6 +28,7 @@ from akarom.services.guarantees import (
     register_sale,
     seller_of,
 )
+from akarom.services.workspace_guarantees import guarantee_desk
 from akarom.storage import Store
 from akarom.storage.guarantees import ClaimStatus, GuaranteeKind
 from tests.storage.helpers import IMEI, OTHER_TAC, SAME_TAC, observation
@@ -243,6 +244,26 @@ def test_a_claim_moves_to_a_settlement_recording_who_did_what(
     assert case.seller == SELLER
     assert case.intake is not None
     assert case.intake.id == intake_id
+
+
+def test_the_desk_shows_the_newest_guarantees_and_counts_all_that_match(
+    store: Store, sealer: Sealer, dealer: int, rules
+) -> None:  # type: ignore[no-untyped-def]
+    other = store.create_dealer("別の店").id
+    for number, imei in enumerate((IMEI, OTHER_TAC, SAME_TAC)):
+        _checked(store, imei, au=Status.OK)
+        register_sale(
+            store, sealer, rules, dealer, SaleRequest(imei, f"D-{number}", SOLD), by="佐藤"
+        )
+    register_sale(store, sealer, rules, other, SaleRequest(IMEI, "X-1", SOLD), by="田中")
+    desk = guarantee_desk(store, dealer, limit=2)
+    assert [g.order_ref for g in desk.guarantees] == ["D-2", "D-1"]
+    assert desk.total == 3
+    one = guarantee_desk(store, dealer, imei=IMEI)
+    assert ([g.order_ref for g in one.guarantees], one.total) == (["D-0"], 1)
+    order = guarantee_desk(store, dealer, order_ref="D-1")
+    assert ([g.imei for g in order.guarantees], order.total) == ([OTHER_TAC], 1)
+    assert guarantee_desk(store, dealer, order_ref="X-1").total == 0
 
 
 def test_another_dealer_sees_none_of_it(store: Store, sealer: Sealer, dealer: int, rules) -> None:  # type: ignore[no-untyped-def]

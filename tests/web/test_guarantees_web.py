@@ -610,6 +610,23 @@ async def test_api_lists_page_with_next(served: Served) -> None:
     assert rest.json()["next"] is None
 
 
+async def test_api_changes_page_with_next(served: Served) -> None:
+    store = served.hub.store
+    found = []
+    for n, imei in enumerate((IMEI, OTHER_TAC, SAME_TAC)):
+        checked(store, imei)
+        await sell(served, imei, f"API-C{n}")
+        found.append(found_restricted(store, imei))
+    first = await served.client.get(
+        "/api/v1/changes", params={"limit": 2}, headers=served.auth("A")
+    )
+    assert [c["id"] for c in first.json()["changes"]] == found[:0:-1]
+    assert [c["order_ref"] for c in first.json()["changes"]] == ["API-C2", "API-C1"]
+    rest = await served.client.get(first.json()["next"], headers=served.auth("A"))
+    assert [c["order_ref"] for c in rest.json()["changes"]] == ["API-C0"]
+    assert rest.json()["next"] is None
+
+
 async def test_the_guarantee_endpoints_are_in_the_openapi_schema(served: Served) -> None:
     paths = served.app.openapi()["paths"]
     assert {"post", "get"} <= set(paths["/api/v1/guarantees"])

@@ -9,7 +9,7 @@ claim or guarantee is never found (the caller answers 404).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -69,8 +69,12 @@ class GuaranteeDesk:
     claim_ids: Mapping[int, int]
 
 
-def _by_id(store: Store, dealer_id: int) -> dict[int, StoredGuarantee]:
-    return {g.id: g for g in store.guarantees(dealer_id)}
+def _by_id(store: Store, dealer_id: int, ids: Iterable[int]) -> dict[int, StoredGuarantee]:
+    """The dealer's guarantees of ``ids`` (none of another dealer's), by id."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {g.id: g for g in store.guarantees(dealer_id, ids=sorted(wanted))}
 
 
 def guarantee_desk(
@@ -83,41 +87,51 @@ def guarantee_desk(
 ) -> GuaranteeDesk:
     """The dealer's open changes (newest first), open claims and guarantees (newest
     first; of one device or one order when asked)."""
-    every = _by_id(store, dealer_id)
     claims = store.claims(dealer_id)
     claim_of_change = {c.change_id: c.id for c in claims if c.change_id is not None}
-    changes = tuple(
-        ChangeOnGuarantee(change, every[change.guarantee_id], claim_of_change.get(change.id))
-        for change in store.changes(dealer_id, open_only=True)
-        if change.guarantee_id in every
+    open_changes = store.changes(dealer_id, open_only=True)
+    open_claims = [claim for claim in claims if claim.status is ClaimStatus.OPEN]
+    shown = _by_id(
+        store,
+        dealer_id,
+        [c.guarantee_id for c in open_changes] + [c.guarantee_id for c in open_claims],
     )
-    open_claims = tuple(
-        ClaimOnGuarantee(claim, every[claim.guarantee_id])
-        for claim in claims
-        if claim.status is ClaimStatus.OPEN and claim.guarantee_id in every
-    )
-    matching = [
-        g
-        for g in every.values()
-        if (imei is None or g.imei == imei) and (order_ref is None or g.order_ref == order_ref)
-    ]
-    matching.sort(key=lambda g: g.id, reverse=True)
     return GuaranteeDesk(
-        changes,
-        open_claims,
-        tuple(matching[:limit]),
-        len(matching),
+        tuple(
+            ChangeOnGuarantee(change, shown[change.guarantee_id], claim_of_change.get(change.id))
+            for change in open_changes
+            if change.guarantee_id in shown
+        ),
+        tuple(
+            ClaimOnGuarantee(claim, shown[claim.guarantee_id])
+            for claim in open_claims
+            if claim.guarantee_id in shown
+        ),
+        tuple(store.guarantees(dealer_id, imei=imei, order_ref=order_ref, limit=limit)),
+        store.count_guarantees(dealer_id, imei=imei, order_ref=order_ref),
         {claim.guarantee_id: claim.id for claim in claims},
     )
 
 
-def changes_of(store: Store, dealer_id: int, *, open_only: bool) -> list[ChangeOnGuarantee]:
-    """The dealer's status changes, newest first, each with its guarantee."""
-    every = _by_id(store, dealer_id)
+def changes_of(
+    store: Store,
+    dealer_id: int,
+    *,
+    open_only: bool,
+    change_id: int | None = None,
+    before: int | None = None,
+    limit: int | None = None,
+) -> list[ChangeOnGuarantee]:
+    """The dealer's status changes, newest first, each with its guarantee (``change_id``:
+    that one; a page of at most ``limit`` with ids below ``before``)."""
+    found = store.changes(
+        dealer_id, open_only=open_only, change_id=change_id, before=before, limit=limit
+    )
+    on = _by_id(store, dealer_id, (change.guarantee_id for change in found))
     return [
-        ChangeOnGuarantee(change, every[change.guarantee_id])
-        for change in store.changes(dealer_id, open_only=open_only)
-        if change.guarantee_id in every
+        ChangeOnGuarantee(change, on[change.guarantee_id])
+        for change in found
+        if change.guarantee_id in on
     ]
 
 
@@ -127,9 +141,7 @@ def acknowledge(
     """Mark the change seen; None when it is not the dealer's. Acknowledging a change
     seen already keeps who saw it first and when."""
     store.acknowledge_change(dealer_id, change_id, by=by, at=now or datetime.now(UTC))
-    return next(
-        (c for c in changes_of(store, dealer_id, open_only=False) if c.change.id == change_id), None
-    )
+    return next(iter(changes_of(store, dealer_id, open_only=False, change_id=change_id)), None)
 
 
 def may_see_device(store: Store, dealer_id: int, imei: str) -> bool:

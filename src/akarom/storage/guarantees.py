@@ -9,12 +9,13 @@ transaction, through the ``seal`` callback the service passes in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from akarom.domain import Carrier, Status
@@ -256,6 +257,18 @@ def _change(row: StatusChange) -> StoredChange:
     )
 
 
+def _dealers_guarantees(
+    query: Select[Any], dealer_id: int, *, imei: str | None, order_ref: str | None
+) -> Select[Any]:
+    """``query`` narrowed to the dealer's guarantees (of one device, or one order)."""
+    query = query.where(Guarantee.dealer_id == dealer_id)
+    if imei is not None:
+        query = query.where(Guarantee.imei == imei)
+    if order_ref is not None:
+        query = query.where(Guarantee.order_ref == order_ref)
+    return query
+
+
 def _claim(session: Session, row: Claim) -> StoredClaim:
     actions = session.scalars(
         select(ClaimAction).where(ClaimAction.claim_id == row.id).order_by(ClaimAction.id)
@@ -415,21 +428,48 @@ class GuaranteeRecords(Records):
             return None if row is None else _guarantee(row)
 
     def guarantees(
-        self, dealer_id: int, *, imei: str | None = None, order_ref: str | None = None
+        self,
+        dealer_id: int,
+        *,
+        imei: str | None = None,
+        order_ref: str | None = None,
+        ids: Collection[int] | None = None,
+        before: int | None = None,
+        limit: int | None = None,
     ) -> list[StoredGuarantee]:
-        """The dealer's guarantees, newest first (of one device, or one order)."""
-        query = select(Guarantee).where(Guarantee.dealer_id == dealer_id)
-        if imei is not None:
-            query = query.where(Guarantee.imei == imei)
-        if order_ref is not None:
-            query = query.where(Guarantee.order_ref == order_ref)
+        """The dealer's guarantees, newest first (of one device, one order, or ``ids``);
+        a page of at most ``limit`` with ids below ``before``."""
+        query = _dealers_guarantees(select(Guarantee), dealer_id, imei=imei, order_ref=order_ref)
+        if ids is not None:
+            query = query.where(Guarantee.id.in_(ids))
+        if before is not None:
+            query = query.where(Guarantee.id < before)
+        query = query.order_by(Guarantee.id.desc()).limit(limit)
         with self._reading("read the guarantees") as session:
-            return [_guarantee(row) for row in session.scalars(query.order_by(Guarantee.id.desc()))]
+            return [_guarantee(row) for row in session.scalars(query)]
+
+    def count_guarantees(
+        self, dealer_id: int, *, imei: str | None = None, order_ref: str | None = None
+    ) -> int:
+        """How many of the dealer's guarantees ``guarantees`` would list without a limit."""
+        query = select(func.count()).select_from(Guarantee)
+        query = _dealers_guarantees(query, dealer_id, imei=imei, order_ref=order_ref)
+        with self._reading("count the guarantees") as session:
+            return int(session.scalar(query) or 0)
 
     # --- status changes
 
-    def changes(self, dealer_id: int, *, open_only: bool = False) -> list[StoredChange]:
-        """The dealer's status changes, newest first (``open_only``: not acknowledged)."""
+    def changes(
+        self,
+        dealer_id: int,
+        *,
+        open_only: bool = False,
+        change_id: int | None = None,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredChange]:
+        """The dealer's status changes, newest first (``open_only``: not acknowledged;
+        ``change_id``: that one); a page of at most ``limit`` with ids below ``before``."""
         query = (
             select(StatusChange)
             .join(Guarantee, Guarantee.id == StatusChange.guarantee_id)
@@ -437,8 +477,13 @@ class GuaranteeRecords(Records):
         )
         if open_only:
             query = query.where(StatusChange.acknowledged_at.is_(None))
+        if change_id is not None:
+            query = query.where(StatusChange.id == change_id)
+        if before is not None:
+            query = query.where(StatusChange.id < before)
+        query = query.order_by(StatusChange.id.desc()).limit(limit)
         with self._reading("read the status changes") as session:
-            return [_change(row) for row in session.scalars(query.order_by(StatusChange.id.desc()))]
+            return [_change(row) for row in session.scalars(query)]
 
     def guarantee_changes(self, guarantee_id: int) -> list[StoredChange]:
         with self._reading("read the status changes") as session:

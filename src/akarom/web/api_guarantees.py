@@ -299,10 +299,14 @@ async def get_guarantees(
             device = parse_imei(imei).value
         except InvalidImei:
             return {"guarantees": [], "next": None}  # no such device: nothing of it
-    found = await asyncio.to_thread(
-        store.guarantees, caller.dealer_id, imei=device, order_ref=order_ref
+    page = await asyncio.to_thread(
+        store.guarantees,
+        caller.dealer_id,
+        imei=device,
+        order_ref=order_ref,
+        before=before,
+        limit=limit,
     )
-    page = [g for g in found if before is None or g.id < before][:limit]
     return {"guarantees": [_guarantee_body(g) for g in page], "next": _next(request, page, limit)}
 
 
@@ -325,8 +329,9 @@ async def get_changes(
     limit: Limit = 100,
 ) -> dict[str, Any]:
     store = hub_of(request).store
-    found = await asyncio.to_thread(changes_of, store, caller.dealer_id, open_only=open_only)
-    page = [c for c in found if before is None or c.change.id < before][:limit]
+    page = await asyncio.to_thread(
+        changes_of, store, caller.dealer_id, open_only=open_only, before=before, limit=limit
+    )
     return {
         "changes": [_change_body(c) for c in page],
         "next": _next(request, [c.change for c in page], limit),
