@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from akarom.services.checks import JST
+from akarom.domain import JST
 from bench import bulk, cpu, economy, memory, monitor, startup, web, workers
 from bench._machine import CpuMeter, describe, source_state
 from bench._report import Outcome, update_doc

@@ -97,7 +97,7 @@ def _per_row_costs(sheet: Path, folder: Path, limit: int) -> list[tuple[str, flo
     from akarom.errors import InvalidImei
     from akarom.identity import parse
     from akarom.services.bulk import result_cells
-    from akarom.services.checks import DeviceReport
+    from akarom.services.device_reports import DeviceReport
     from akarom.storage import Store
     from akarom.tabular import InputRow, open_output, open_table
 

@@ -22,6 +22,10 @@ from tests.services.conftest import DEVICES, OK_AT_DOCOMO
 #: carriers' adapters, and pydantic (Typer's coercion, see akarom.cli._params).
 HEAVY = ("sqlalchemy", "alembic", "httpx", "akarom.storage", "akarom.carriers", "pydantic")
 
+#: What a check answered from the store must not load: all but the store's plain reader
+#: (``akarom.storage.sqlite_file``), and no event loop.
+BESIDE_THE_STORE = ("sqlalchemy", "alembic", "httpx", "akarom.carriers", "pydantic", "asyncio")
+
 #: Runs the command line as the console script does, then reports what it imported
 #: (a None in ``sys.modules`` is a module kept from loading: akarom keeps httpx's CLI out).
 WRAPPER = """
@@ -36,11 +40,11 @@ with open(os.environ["MODULES_OUT"], "w") as out:
 """
 
 
-def _imported(tmp_path: Path, *args: str) -> set[str]:
+def _imported(tmp_path: Path, *args: str, **env: str) -> set[str]:
     listing = tmp_path / "modules.json"
     done = subprocess.run(
         [sys.executable, "-c", WRAPPER, *args],
-        env={**os.environ, "MODULES_OUT": str(listing), "AKAROM_DATA_DIR": str(tmp_path)},
+        env={**os.environ, "MODULES_OUT": str(listing), "AKAROM_DATA_DIR": str(tmp_path), **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -64,11 +68,33 @@ def _imported(tmp_path: Path, *args: str) -> set[str]:
     ids=" ".join,
 )
 def test_commands_that_check_nothing_load_nothing_heavy(tmp_path: Path, args) -> None:
-    imported = _imported(tmp_path, *args)
-    loaded = sorted(
-        name for name in imported if any(name == h or name.startswith(f"{h}.") for h in HEAVY)
+    assert _heavy(_imported(tmp_path, *args)) == []
+
+
+def _heavy(imported: set[str], heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    return sorted(
+        name for name in imported if any(name == h or name.startswith(f"{h}.") for h in heavy)
     )
-    assert loaded == []
+
+
+def test_a_device_checked_today_is_answered_from_the_store_alone(tmp_path: Path) -> None:
+    """Checked again the same day, a device's answer is read without SQLAlchemy, HTTP or
+    the adapters, and reads exactly as the answer read through the whole checker."""
+    with serving({"devices": DEVICES}) as url:
+        first = _akarom(tmp_path, "check", OK_AT_DOCOMO, "1234", AKAROM_CARRIERS_URL=url)
+    assert first.returncode == 2, first.stderr  # one invalid input
+    nowhere = {"AKAROM_CARRIERS_URL": "http://127.0.0.1:9"}  # the sandbox is gone
+    imported = _imported(tmp_path, "check", OK_AT_DOCOMO, **nowhere)
+    assert _heavy(imported, BESIDE_THE_STORE) == []
+    assert "akarom.storage.sqlite_file" in imported
+    # Naming the same file as a URL takes the whole way: Store, the checker, its cache.
+    whole_way = {**nowhere, "AKAROM_DATABASE_URL": f"sqlite:///{tmp_path / 'akarom.sqlite3'}"}
+    for args in [(OK_AT_DOCOMO, "1234"), ("--json", "--for", "dealer", OK_AT_DOCOMO, "1234")]:
+        stored = _akarom(tmp_path, "check", *args, **nowhere)
+        checked = _akarom(tmp_path, "check", *args, **whole_way)
+        assert (stored.returncode, stored.stdout) == (checked.returncode, checked.stdout)
+        assert stored.returncode == 2
+        assert "保存済み" in stored.stdout or '"source": "cache"' in stored.stdout
 
 
 def test_the_services_package_loads_nothing_until_asked(tmp_path: Path) -> None:

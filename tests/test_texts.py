@@ -113,4 +113,4 @@ def test_the_compiled_catalogue_is_the_yaml_one() -> None:
     folder = resources.files("akarom").joinpath("locale")
     assert folder.joinpath("messages.json").read_text(encoding="utf-8") == compiled(
         folder.joinpath("messages.yaml")
-    ), "messages.yaml changed: run python scripts/compile_messages.py"
+    ), "messages.yaml changed: run python scripts/compile_data.py"

@@ -25,12 +25,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from types import MappingProxyType
 from typing import ClassVar, Generic, TypeVar
 
 __all__ = [
+    "JST",
+    "SKIPPED",
     "Carrier",
     "CarrierParts",
     "CarrierResult",
@@ -42,6 +44,9 @@ __all__ = [
     "decide_verdict",
     "resolve_carrier",
 ]
+
+#: Carriers report in Japan time; Japan has no daylight saving time.
+JST = timezone(timedelta(hours=9), "JST")
 
 
 def _alias_key(name: str) -> str:

@@ -20,7 +20,13 @@ from akarom.advice import (
     load_rule_file,
     load_rules,
 )
-from akarom.advice.engine import SAFE_ACTIONS, SITUATIONS, shipped_rule_files
+from akarom.advice.engine import (
+    COMPILED_RULES,
+    SAFE_ACTIONS,
+    SITUATIONS,
+    compiled_rules,
+    shipped_rule_files,
+)
 from akarom.domain import Carrier, Status, Verdict
 
 TODAY = date(2025, 6, 1)
@@ -186,6 +192,14 @@ def test_one_file_per_situation() -> None:
     assert [p.stem for p in shipped_rule_files()] == sorted(SITUATIONS)
     for path in shipped_rule_files():
         assert {r.situation for r in load_rule_file(path)} == {path.stem}
+
+
+def test_the_compiled_rules_are_the_yaml_ones() -> None:
+    """Commands read shipped.json; a rule edited in its YAML file alone never decides."""
+    assert COMPILED_RULES.read_text(encoding="utf-8") == compiled_rules(), (
+        "a rule file changed: run python scripts/compile_data.py"
+    )
+    assert load_rules() == load_rules(files=shipped_rule_files())
 
 
 def test_buyback_pending_is_half_price() -> None:

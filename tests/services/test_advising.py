@@ -32,7 +32,7 @@ from akarom.services.advising import (
     today_in_japan,
 )
 from akarom.services.bulk import RowAdvice, result_cells
-from akarom.services.checks import DeviceReport
+from akarom.services.device_reports import DeviceReport
 from akarom.services.reports import (
     ADVICE_COLUMNS,
     advice_cells,

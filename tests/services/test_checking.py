@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from akarom.advice import Seller, Sim, load_rules
@@ -14,13 +16,28 @@ from akarom.config import Settings
 from akarom.domain import Carrier, Verdict
 from akarom.errors import InvalidImei, StorageError, UsageError
 from akarom.services.advising import Circumstances, circumstances
-from akarom.services.checking import BulkRequest, CheckRequest, check_devices, check_table
+from akarom.services.checking import (
+    BulkRequest,
+    CheckOutcome,
+    CheckRequest,
+    check_devices,
+    check_table,
+    stored_outcome,
+)
 from akarom.services.history import read_history
 from akarom.services.manual import ManualReading, manual_target, record_reading
 from akarom.services.options import Role, SellerKind, SimLock, carrier_named, carriers_named
 from akarom.services.validation import validate, validation_json
 from tests.conftest import serving
-from tests.services.conftest import DEALER_RULES, DEVICES, OK_AT_DOCOMO, PENDING_AT_SOFTBANK
+from tests.services.conftest import (
+    DEALER_RULES,
+    DEVICES,
+    OK_AT_DOCOMO,
+    OK_AT_RAKUTEN,
+    PENDING_AT_SOFTBANK,
+    RESTRICTED_AT_AU,
+    UNREGISTERED,
+)
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +177,95 @@ def test_the_options_choices_are_the_advice_engines_words() -> None:
     )
     assert told == Circumstances(sim=Sim.UNLOCKED, bought_on=date(2026, 2, 28), seller=Seller.STORE)
     assert (told.after_repair, told.compensates) == (None, None)  # not said is not "no"
+
+
+# -- a check answered from the store alone --------------------------------------------
+
+STORED = (OK_AT_DOCOMO, PENDING_AT_SOFTBANK, RESTRICTED_AT_AU, UNREGISTERED, OK_AT_RAKUTEN)
+#: Asked only at docomo, where it has no record: the other carriers still have to answer.
+HALF_ASKED = "351756051523985"
+
+
+@pytest.fixture(scope="module")
+def answered(tmp_path_factory, sandbox_url) -> Path:
+    """A data folder whose store holds every carrier's answer for ``STORED`` (asked
+    today at the sandbox) and docomo's alone for ``HALF_ASKED``."""
+    folder = tmp_path_factory.mktemp("answered")
+    settings = _settings(folder, sandbox_url)
+    asyncio.run(check_devices(settings, CheckRequest(imeis=STORED, all_carriers=True)))
+    half = CheckRequest(imeis=(HALF_ASKED,), carriers=(Carrier.DOCOMO,))
+    asyncio.run(check_devices(settings, half))
+    return folder
+
+
+def _seen(outcome: CheckOutcome) -> list[object]:
+    """What a person is shown of an outcome (an invalid input's error by its words)."""
+    return [
+        (replace(device.report, invalid=None), repr(device.report.invalid), device.advice)
+        for device in outcome.devices
+    ]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    imeis=st.lists(
+        st.sampled_from([*STORED, HALF_ASKED, "35-209900-176148-1", "1234", "352099001761482"]),
+        min_size=1,
+        max_size=4,
+    ),
+    carriers=st.none() | st.lists(st.sampled_from(list(Carrier)), min_size=1, max_size=4),
+    all_carriers=st.booleans(),
+    roles=st.lists(st.sampled_from(list(Role)), min_size=1, max_size=3, unique=True),
+    bought=st.none() | st.dates(date(2026, 1, 1), date(2026, 11, 30)),
+)
+def test_a_check_answered_from_the_store_is_the_check(
+    answered: Path,
+    imeis: list[str],
+    carriers: list[Carrier] | None,
+    all_carriers: bool,
+    roles: list[Role],
+    bought: date | None,
+) -> None:
+    """Whenever the stored answers settle a request, the outcome is the one the checker
+    gives (with no carrier to reach: any request sent would be an unknown answer)."""
+    request = CheckRequest(
+        imeis=tuple(imeis),
+        carriers=None if carriers is None else tuple(carriers),
+        all_carriers=all_carriers,
+        roles=tuple(roles),
+        circumstances=Circumstances(bought_on=bought),
+        on=date(2026, 11, 30),
+    )
+    unreachable = _settings(answered)
+    stored = stored_outcome(unreachable, request)
+    event("answered from the store" if stored is not None else "left to the checker")
+    if stored is None:
+        return
+    checked = asyncio.run(check_devices(unreachable, request))
+    assert _seen(stored) == _seen(checked)
+    assert stored.on == checked.on
+    assert all(device.report.verdict is not Verdict.INCOMPLETE for device in stored.devices)
+
+
+def test_what_the_store_does_not_settle_is_left_to_the_checker(answered: Path, tmp_path) -> None:
+    settings = _settings(answered)
+    assert stored_outcome(settings, CheckRequest(imeis=(OK_AT_DOCOMO,))) is not None
+    for request in [
+        CheckRequest(imeis=(OK_AT_DOCOMO,), fresh=True),
+        CheckRequest(imeis=(OK_AT_DOCOMO, HALF_ASKED)),  # docomo alone said "-"
+        CheckRequest(imeis=("352099001761507",)),  # never checked
+        CheckRequest(imeis=(UNREGISTERED,), carriers=(Carrier.AU,)),  # "-" at au alone: open
+        CheckRequest(imeis=("A0000012345678",)),  # a MEID: the adapters say who takes it
+    ]:
+        assert stored_outcome(settings, request) is None, request
+    named = _settings(answered, AKAROM_DATABASE_URL=f"sqlite:///{answered / 'akarom.sqlite3'}")
+    assert stored_outcome(named, CheckRequest(imeis=(OK_AT_DOCOMO,))) is None
+    assert stored_outcome(_settings(tmp_path), CheckRequest(imeis=(OK_AT_DOCOMO,))) is None
+    assert not (tmp_path / "akarom.sqlite3").exists()
+
+
+def test_invalid_input_alone_needs_no_database(tmp_path) -> None:
+    outcome = stored_outcome(_settings(tmp_path), CheckRequest(imeis=("1234", "abc")))
+    assert outcome is not None
+    assert [device.report.verdict for device in outcome.devices] == [Verdict.INVALID] * 2
+    assert not list(tmp_path.iterdir())

@@ -16,7 +16,8 @@ from sqlalchemy import inspect
 
 from akarom.errors import StorageError
 from akarom.storage import Store, normalise_url, open_engine
-from akarom.storage.db import SQLITE_FILENAME, alembic_config
+from akarom.storage.db import alembic_config
+from akarom.storage.sqlite_file import SQLITE_FILENAME
 from akarom.storage.tables import Base
 
 

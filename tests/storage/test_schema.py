@@ -35,13 +35,8 @@ from sqlalchemy import Engine, event, insert, inspect, text
 
 from akarom.errors import StorageError
 from akarom.storage import Store, migrate, open_engine
-from akarom.storage.db import (
-    ADVISORY_LOCK_KEY,
-    VERSIONS,
-    alembic_config,
-    find_head,
-    head_revision,
-)
+from akarom.storage.db import ADVISORY_LOCK_KEY, alembic_config
+from akarom.storage.revisions import VERSIONS, find_head, head_revision
 from akarom.storage.tables import Base
 from tests.storage.helpers import IMEI, T0
 

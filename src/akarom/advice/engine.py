@@ -24,6 +24,11 @@ the facts about a device match its ``when`` condition. Rules live in YAML files
         actions: {ja: ["..."], en: ["..."]}
         sources: ["domain.md §5 ..."]
 
+Commands read the shipped rules from ``advice/rules/shipped.json``, the same files
+compiled by ``python scripts/compile_data.py`` (a test fails while the two differ):
+importing a YAML parser and parsing cost a cached ``akarom check`` a sixth of its
+time. The YAML files stay the ones to edit; a dealer's file is read as YAML.
+
 A dealer's override file has the same rule format, with an optional top-level
 ``disable: [ids]``. An override rule whose ``id`` is a shipped rule's replaces it;
 a new ``id`` adds a rule.
@@ -50,15 +55,14 @@ skipped at decision time otherwise. When no rule applies the decision is
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
-
-import yaml
 
 from akarom.domain import (
     Carrier,
@@ -347,7 +351,8 @@ class RuleSet:
 
     def with_override(self, path: str | Path) -> RuleSet:
         """These rules with a dealer's file merged in (replace by id, add, ``disable``)."""
-        added, disabled = _load_file(Path(path), shipped=False)
+        name = str(Path(path))
+        added, disabled = _rules_of(_read_yaml(Path(path)), name, file=name, shipped=False)
         merged = dict(self.rules)
         for rule_id in disabled:
             if rule_id not in merged and rule_id not in {r.id for r in added}:
@@ -571,27 +576,43 @@ class _Reader:
         return tuple(conditions)
 
 
-# libyaml's parser where installed: the shipped rules load in a few ms instead of ~45,
-# which every `akarom check` pays.
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe YAML that keeps dates as text, so a bad date is reported with its rule and field."""
+#: The shipped rules, read from their YAML files and compiled into one JSON file.
+RULES_FOLDER = Path(__file__).parent / "rules"
+COMPILED_RULES = RULES_FOLDER / "shipped.json"
 
 
-def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
-    return str(node.value)
+@functools.cache
+def _yaml_loader() -> Any:
+    """Safe YAML that keeps dates as text, so a bad date is reported with its rule and field.
+
+    libyaml's parser where installed. Built on first use: YAML is imported only by
+    what reads a YAML file (a dealer's rules, the compiler, the tests).
+    """
+    import yaml
+
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    def timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+        return str(node.value)
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", timestamp_as_text)
+    return Loader
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+def _read_yaml(path: Path) -> object:
+    import yaml
 
-
-def _load_file(path: Path, *, shipped: bool) -> tuple[list[Rule], list[str]]:
-    name = str(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())
     except OSError as exc:
-        raise RuleError(f"cannot read: {exc.strerror or exc}", path=name) from None
+        raise RuleError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
     except yaml.YAMLError as exc:
-        raise RuleError(f"not valid YAML: {exc}", path=name) from None
+        raise RuleError(f"not valid YAML: {exc}", path=str(path)) from None
+
+
+def _rules_of(data: object, name: str, *, file: str, shipped: bool) -> tuple[list[Rule], list[str]]:
+    """The rules (and ids to disable) of one file's ``data``; ``RuleError`` naming ``name``."""
     if not isinstance(data, Mapping):
         raise RuleError("expected a mapping with 'rules'", path=name)
     allowed = {"situation", "rules"} | (set() if shipped else {"disable"})
@@ -619,7 +640,7 @@ def _load_file(path: Path, *, shipped: bool) -> tuple[list[Rule], list[str]]:
     rules: list[Rule] = []
     for raw in raw_rules:
         rule_id = raw["id"]
-        rule = _Reader(name, raw, rule_id).rule(file=path.name if shipped else name)
+        rule = _Reader(name, raw, rule_id).rule(file=file)
         if file_situation is not None and rule.situation != file_situation:
             raise RuleError(
                 f"situation {rule.situation!r} in a file for {file_situation!r}",
@@ -636,22 +657,35 @@ def _load_file(path: Path, *, shipped: bool) -> tuple[list[Rule], list[str]]:
 
 def load_rule_file(path: str | Path) -> list[Rule]:
     """The rules of one file in the shipped format, validated."""
-    rules, _ = _load_file(Path(path), shipped=True)
+    path = Path(path)
+    rules, _ = _rules_of(_read_yaml(path), str(path), file=path.name, shipped=True)
     return rules
 
 
 def shipped_rule_files() -> list[Path]:
-    directory = resources.files("akarom.advice") / "rules"
-    return sorted(Path(str(directory / name)) for name in (f"{s}.yaml" for s in SITUATIONS))
+    """The YAML files the shipped rules are edited in (``compiled_rules`` reads them)."""
+    return sorted(RULES_FOLDER / f"{situation}.yaml" for situation in SITUATIONS)
+
+
+def compiled_rules() -> str:
+    """The shipped YAML files as the JSON commands read (``COMPILED_RULES``)."""
+    files = {path.name: _read_yaml(path) for path in shipped_rule_files()}
+    return json.dumps(files, ensure_ascii=False, indent=1) + "\n"
 
 
 def load_rules(
     override: str | Path | None = None, *, files: Sequence[Path] | None = None
 ) -> RuleSet:
-    """The shipped rules (or ``files``), with a dealer's ``override`` file merged in."""
+    """The shipped rules (or the YAML ``files``), with a dealer's ``override`` file merged in."""
+    if files is None:
+        compiled = json.loads(COMPILED_RULES.read_text(encoding="utf-8"))
+        sources = [(RULES_FOLDER / name, data) for name, data in compiled.items()]
+    else:
+        sources = [(path, _read_yaml(path)) for path in files]
     rules: dict[str, Rule] = {}
-    for path in shipped_rule_files() if files is None else files:
-        for rule in load_rule_file(path):
+    for path, data in sources:
+        loaded, _ = _rules_of(data, str(path), file=path.name, shipped=True)
+        for rule in loaded:
             if rule.id in rules:
                 raise RuleError(
                     f"id also used in {rules[rule.id].file}",

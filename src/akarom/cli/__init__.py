@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from akarom.cli.person import TerminalPerson
     from akarom.config import Settings
     from akarom.services.bulk import BulkSummary
-    from akarom.services.checking import BulkRequest, CheckRequest
+    from akarom.services.checking import BulkRequest, CheckOutcome, CheckRequest
     from akarom.texts import Lang
 
 __all__ = ["app", "main"]
@@ -253,9 +253,7 @@ def check(
     """IMEI ごとに各キャリアの利用制限を確認します。Check each device at the carriers."""
     from akarom.cli._output import json_line
     from akarom.cli._reports import check_json, print_check
-    from akarom.services import run_paced
     from akarom.services.advising import today_in_japan
-    from akarom.services.checking import check_devices
 
     settings, chosen = _begin(lang)
     _log_to_terminal()
@@ -274,13 +272,27 @@ def check(
         rules_file=rules_file,
         day=today_in_japan(),
     )
-    outcome = run_paced(check_devices(settings, request, person=_person(settings, chosen, as_json)))
+    outcome = _checked(settings, request, chosen, as_json)
     for device in outcome.devices:
         if as_json:
             json_line(check_json(device, outcome, chosen))
         else:
             print_check(device, outcome, chosen)
     raise typer.Exit(max(report.verdict.exit_code for report in outcome.reports))
+
+
+def _checked(settings: Settings, request: CheckRequest, lang: Lang, as_json: bool) -> CheckOutcome:
+    """``request`` answered from the store when that settles it, else asked at the carriers."""
+    from akarom.services.checking import stored_outcome
+
+    outcome = stored_outcome(settings, request)
+    if outcome is None:
+        from akarom.services import run_paced
+        from akarom.services.checking import check_devices
+
+        person = _person(settings, lang, as_json)
+        outcome = run_paced(check_devices(settings, request, person=person))
+    return outcome
 
 
 def _person(settings: Settings, lang: Lang, as_json: bool) -> TerminalPerson | None:
@@ -347,9 +359,7 @@ def explain(
         raise typer.Exit(0)
 
     from akarom.cli._reports import explained_device_json, print_explained_device
-    from akarom.services import run_paced
     from akarom.services.advising import parse_rules_day
-    from akarom.services.checking import check_devices
 
     _log_to_terminal()
     request = _check_request(
@@ -367,7 +377,7 @@ def explain(
         rules_file=rules_file,
         day=parse_rules_day(on),
     )
-    outcome = run_paced(check_devices(settings, request, person=_person(settings, chosen, as_json)))
+    outcome = _checked(settings, request, chosen, as_json)
     if as_json:
         json_line(explained_device_json(outcome, chosen))
     else:

@@ -13,8 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from akarom.cli._output import out
-from akarom.domain import Carrier, CarrierResult, Source, Status, Verdict
-from akarom.services.checks import JST, DeviceReport
+from akarom.domain import JST, Carrier, CarrierResult, Source, Status, Verdict
+from akarom.services.device_reports import DeviceReport
 from akarom.services.options import Role
 from akarom.services.reports import (
     advice_json,

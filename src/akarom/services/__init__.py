@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from akarom.ratelimit import run_paced
-    from akarom.services.checks import Checker, DeviceReport, RetryPolicy
+    from akarom.services.checks import Checker, RetryPolicy
+    from akarom.services.device_reports import DeviceReport
 
 __all__ = ["Checker", "DeviceReport", "RetryPolicy", "run_paced"]
 
 _HOMES = {
     "Checker": "akarom.services.checks",
-    "DeviceReport": "akarom.services.checks",
+    "DeviceReport": "akarom.services.device_reports",
     "RetryPolicy": "akarom.services.checks",
     # The event loop every interface runs checks on (its timers keep the carriers' pace).
     "run_paced": "akarom.ratelimit",

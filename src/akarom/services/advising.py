@@ -24,9 +24,9 @@ from akarom.advice import (
     load_rules,
 )
 from akarom.config import Settings
-from akarom.domain import Carrier, Status, Verdict
+from akarom.domain import JST, Carrier, Status, Verdict
 from akarom.errors import UsageError
-from akarom.services.checks import JST, DeviceReport
+from akarom.services.device_reports import DeviceReport
 from akarom.services.options import Role, SellerKind, SimLock
 
 __all__ = [

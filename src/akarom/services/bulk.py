@@ -28,11 +28,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from akarom.domain import Carrier, Source, Status, Verdict, resolve_carrier
+from akarom.domain import JST, Carrier, Source, Status, Verdict, resolve_carrier
 from akarom.errors import InvalidImei
 from akarom.identity import Identity, parse
 from akarom.services.advising import Answer, Role, RuleSet, advise
-from akarom.services.checks import JST, Checker, DeviceReport
+from akarom.services.checks import Checker
+from akarom.services.device_reports import DeviceReport
 from akarom.services.inference import TacLearner
 from akarom.services.reports import ADVICE_COLUMNS, advice_cells, invalid_message, result_reason
 from akarom.storage import Store, StoredObservation, StoredRow, StoredRun, tac_of

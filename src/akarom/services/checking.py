@@ -4,22 +4,30 @@
 API's ``POST /checks``): the devices asked at the carriers through one ``Checker``,
 each report advised for every role asked under the rules of the day, with the
 carriers' own pages for a person to look at when an answer stayed open.
-``check_table`` is ``akarom bulk``: a ``BulkRequest`` mapped onto ``run_bulk``.
+``stored_outcome`` is the same outcome when the answers stored within the day settle
+every device: read without SQLAlchemy, HTTP or an event loop, so that a device
+checked again costs a few imports, not the whole machinery (None: call
+``check_devices``). ``check_table`` is ``akarom bulk``: a ``BulkRequest`` mapped onto
+``run_bulk``.
 
-Both open the settings' database for the call and close it before they return, so
-nothing is left to flush when the process ends.
+They open the settings' database for the call and close it before they return, so
+nothing is left to flush when the process ends. The checker and the store are
+imported by the calls that use them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from akarom.config import Settings
-from akarom.domain import Carrier
+from akarom.domain import Carrier, Verdict
+from akarom.errors import InvalidImei
+from akarom.identity import Identity, parse
 from akarom.services.advising import (
     Circumstances,
     DeviceAdvice,
@@ -28,14 +36,22 @@ from akarom.services.advising import (
     load_advice_rules,
     today_in_japan,
 )
-from akarom.services.checks import Checker, DeviceReport, Person
-from akarom.services.database import open_store
+from akarom.services.device_reports import (
+    DEFAULT_CACHE_WINDOW,
+    DeviceReport,
+    device_report,
+    reused,
+    still_to_ask,
+)
 from akarom.services.options import Role
-from akarom.storage import Store
+from akarom.storage.observations import StoredObservation
+from akarom.storage.sqlite_file import SQLITE_FILENAME, latest_answers
 from akarom.texts import Lang
 
 if TYPE_CHECKING:
     from akarom.services.bulk import BulkSummary, ProgressCallback
+    from akarom.services.checks import Checker, Person
+    from akarom.storage import Store
 
 __all__ = [
     "BulkRequest",
@@ -45,7 +61,10 @@ __all__ = [
     "check_devices",
     "check_table",
     "check_with",
+    "stored_outcome",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +97,10 @@ class CheckedDevice:
 
 @dataclass(frozen=True, slots=True)
 class CheckOutcome:
-    """Every device asked, in input order, and each carrier's page for a person to read."""
+    """Every device asked, in input order, and each carrier's page for a person to read.
+
+    ``manual_urls`` are offered only for a verdict that stayed open (``incomplete``).
+    """
 
     devices: tuple[CheckedDevice, ...]
     manual_urls: Mapping[Carrier, str]
@@ -106,6 +128,8 @@ async def check_devices(
     rules = request.rules if request.rules is not None else load_advice_rules(settings)
     day = request.on or today_in_japan()
     if store is None:
+        from akarom.services.database import open_store
+
         with open_store(settings) as opened:
             return await _check(settings, request, rules, day, person, opened)
     return await _check(settings, request, rules, day, person, store)
@@ -119,6 +143,8 @@ async def _check(
     person: Person | None,
     store: Store,
 ) -> CheckOutcome:
+    from akarom.services.checks import Checker
+
     async with Checker(settings, store=store, person=person) as checker:
         return await check_with(checker, request, rules, day)
 
@@ -135,6 +161,69 @@ async def check_with(
         fresh=request.fresh,
     )
     manual_urls = {carrier: checker.adapter(carrier).entry_url for carrier in Carrier}
+    return _advised(reports, request, rules, day, manual_urls)
+
+
+def stored_outcome(settings: Settings, request: CheckRequest) -> CheckOutcome | None:
+    """``check_devices``' outcome when the answers stored within the day settle it; else None.
+
+    Exactly what ``check_devices`` would return without asking anyone (a test holds
+    the two together), read from the default SQLite file with the standard library.
+    None whenever a carrier would be asked or anything is unsure, and the caller
+    calls ``check_devices``: ``fresh`` asked, a database named by
+    ``AKAROM_DATABASE_URL``, a MEID (which carriers take it is the adapters' to
+    say), a database that is not there or not at this akarom's schema, a device
+    whose stored answers leave a carrier to ask, or a verdict left ``incomplete``
+    (its report offers the carriers' pages, which only the adapters know).
+    """
+    if request.fresh or settings.database_url is not None:
+        return None
+    rules = request.rules if request.rules is not None else load_advice_rules(settings)
+    day = request.on or today_in_japan()
+    parsed: list[tuple[str, Identity | InvalidImei]] = []
+    for raw in request.imeis:
+        try:
+            parsed.append((raw, parse(raw)))
+        except InvalidImei as err:
+            parsed.append((raw, err))
+    devices = [found for _, found in parsed if isinstance(found, Identity)]
+    if any(device.kind == "meid" for device in devices):
+        return None
+    stored: dict[str, dict[Carrier, StoredObservation]] | None = {}
+    if devices:
+        since = datetime.now(UTC) - DEFAULT_CACHE_WINDOW
+        path = settings.data_dir / SQLITE_FILENAME
+        stored = latest_answers(path, [device.value for device in devices], since=since)
+    if stored is None:
+        return None
+    wanted = tuple(dict.fromkeys(request.carriers)) if request.carriers else tuple(Carrier)
+    every = tuple(Carrier)  # every carrier's page takes an IMEI
+    reports = []
+    first: dict[str, DeviceReport] = {}  # a device given twice is reported as its first spelling
+    for raw, found in parsed:
+        if isinstance(found, InvalidImei):
+            reports.append(DeviceReport(raw, None, found, Verdict.INVALID, None, ()))
+            continue
+        if found.value not in first:
+            results = reused(stored[found.value], wanted)
+            if still_to_ask(results, wanted, every, request.all_carriers):
+                return None
+            first[found.value] = device_report(raw, found, results, every)
+            if first[found.value].verdict is Verdict.INCOMPLETE:
+                return None
+        reports.append(first[found.value].for_input(raw))
+    logger.info("answered from the answers stored since the last %s", DEFAULT_CACHE_WINDOW)
+    return _advised(reports, request, rules, day, {})
+
+
+def _advised(
+    reports: Sequence[DeviceReport],
+    request: CheckRequest,
+    rules: RuleSet,
+    day: date,
+    manual_urls: Mapping[Carrier, str],
+) -> CheckOutcome:
+    """Each report advised for every role ``request`` asks, under ``rules`` as of ``day``."""
     devices = tuple(
         CheckedDevice(
             report,
@@ -186,6 +275,9 @@ async def check_table(
     if request.role is not None:
         rules = request.rules if request.rules is not None else load_advice_rules(settings)
         advice = RowAdvice(rules, request.role, request.on or today_in_japan(), request.lang)
+    from akarom.services.checks import Checker
+    from akarom.services.database import open_store
+
     with open_store(settings) as store:
         async with Checker(settings, store=store) as checker:
             return await run_bulk(

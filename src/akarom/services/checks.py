@@ -19,7 +19,7 @@ from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 import httpx
@@ -33,15 +33,7 @@ from akarom.carriers import (
 )
 from akarom.carriers._symbols import symbol_status
 from akarom.config import Settings
-from akarom.domain import (
-    SKIPPED,
-    Carrier,
-    CarrierResult,
-    Source,
-    Status,
-    Verdict,
-    decide_verdict,
-)
+from akarom.domain import JST, SKIPPED, Carrier, CarrierResult, Source, Status, Verdict
 from akarom.errors import (
     Blocked,
     CaptchaFailed,
@@ -57,16 +49,21 @@ from akarom.ratelimit import Gate, RateLimiter, SharedPace, SpacingLedger
 from akarom.services._reading import read
 from akarom.services._writer import ObservationWriter
 from akarom.services.challenges import ChallengeDesk, ChallengeStatus, Person
+from akarom.services.device_reports import (
+    DEFAULT_CACHE_WINDOW,
+    DeviceReport,
+    device_report,
+    reused,
+    still_to_ask,
+    unknown,
+)
 from akarom.storage import NewObservation, NewPage, Store, StoredObservation
 from akarom.storage.pace import FleetBudget, libpq_url
 
 __all__ = [
-    "DEFAULT_CACHE_WINDOW",
-    "JST",
     "ON_RESULT",
     "CaptchaChallenge",
     "Checker",
-    "DeviceReport",
     "Person",
     "RetryPolicy",
     "adapter_for",
@@ -76,14 +73,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Carriers report in Japan time; Japan has no daylight saving time.
-JST = timezone(timedelta(hours=9), "JST")
-
 UNSUPPORTED = "unsupported"
-
-#: How long a stored answer is reused instead of asking again. A day: statuses
-#: change at most daily (changes show by the end of the day after next, §1.6).
-DEFAULT_CACHE_WINDOW = timedelta(hours=24)
 
 #: Called with each carrier's answer as it arrives (cached ones first), in the context
 #: of the ``check`` that set it: a web page shows the answers one by one.
@@ -113,22 +103,6 @@ class RetryPolicy:
         """Exponential back-off with ±25 % jitter: 2 s, 4 s, 8 s… for the defaults."""
         jitter = random.uniform(0.75, 1.25)  # spreads retries out; not security
         return float(self.backoff_s * 2 ** (attempt - 1) * jitter)
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceReport:
-    """The outcome for one input: its identity (or why it is invalid), verdict and results."""
-
-    input: str
-    identity: Identity | None
-    invalid: InvalidImei | None
-    verdict: Verdict
-    origin_carrier: Carrier | None
-    results: tuple[CarrierResult, ...]
-
-    def for_input(self, raw: str) -> DeviceReport:
-        """The same report for another spelling of the same device (a repeated row)."""
-        return self if raw == self.input else replace(self, input=raw)
 
 
 def adapter_for(carrier: Carrier) -> type[CarrierAdapter]:
@@ -457,18 +431,17 @@ class Checker:
             wanted = tuple(sorted(wanted, key=lambda c: list(order).index(c) if c in order else 9))
         results: dict[Carrier, CarrierResult] = {
             # Asked for by name, but this carrier's page cannot take a MEID.
-            carrier: _unknown(carrier, UNSUPPORTED)
+            carrier: unknown(carrier, UNSUPPORTED)
             for carrier in wanted
             if carrier not in supported
         }
         if stored is not None:
-            results.update(_reused(stored, wanted))
+            results.update(reused(stored, wanted))
         elif not fresh:
             results.update(await self._cached(identity.value, wanted, cached_since))
         for result in results.values():
             self._announce(result)
-        settled = any(r.status.is_record for r in results.values()) and not all_carriers
-        to_ask = [] if settled else [c for c in wanted if c in supported and c not in results]
+        to_ask = still_to_ask(results, wanted, supported, all_carriers)
         results.update(
             await self._ask(
                 identity,
@@ -480,16 +453,7 @@ class Checker:
                 any_seller=any_seller,
             )
         )
-        decision = decide_verdict(results.values(), carriers=supported)
-        if decision.verdict is Verdict.INCOMPLETE:
-            # The verdict stayed open: show the carriers nobody asked, so the gap is visible.
-            for carrier in supported:
-                results.setdefault(carrier, _unknown(carrier, SKIPPED))
-        else:
-            # Settled: a carrier not asked is no part of the answer (INTERFACES.md §3).
-            results = {c: r for c, r in results.items() if not r.skipped}
-        ordered = tuple(results[c] for c in Carrier if c in results)
-        return DeviceReport(raw, identity, None, decision.verdict, decision.origin_carrier, ordered)
+        return device_report(raw, identity, results, supported)
 
     def _reuse_since(self, since: datetime | None) -> datetime | None:
         """From when a stored answer may be reused: the cache window, or a resumed run's start."""
@@ -517,7 +481,7 @@ class Checker:
         if self.store is None:
             return {}
         stored = await read(self.store, self.stored_answers, [imei], cached_since=since)
-        return _reused(stored.get(imei, {}), carriers)
+        return reused(stored.get(imei, {}), carriers)
 
     async def _ask(
         self,
@@ -544,7 +508,7 @@ class Checker:
                 carrier = self._shortest_queue(remaining) if any_seller else remaining[0]
                 remaining.remove(carrier)
                 if any(r.status.is_record for r in results.values()) and not all_carriers:
-                    results[carrier] = _unknown(carrier, SKIPPED)
+                    results[carrier] = unknown(carrier, SKIPPED)
                     continue
                 line = self._lines[carrier]
                 line.queued += 1
@@ -584,7 +548,7 @@ class Checker:
                         # The selling carrier has answered; the others have no record to give.
                         for carrier, other in tasks.items():
                             if carrier not in sent and other.cancel():
-                                results[carrier] = _unknown(carrier, SKIPPED)
+                                results[carrier] = unknown(carrier, SKIPPED)
         finally:
             for task in tasks.values():
                 task.cancel()
@@ -617,7 +581,7 @@ class Checker:
         refusals = 0  # refusals for rate: a budget of their own (see RetryPolicy)
         while True:
             if line.paused is not None:
-                return _unknown(carrier, line.paused.code, detail=f"paused: {line.paused}")
+                return unknown(carrier, line.paused.code, detail=f"paused: {line.paused}")
             try:
                 async with line.admission.enter(urgent=urgent):
                     observation = await line.adapter.check(imei)
@@ -654,7 +618,7 @@ class Checker:
             except Exception:
                 # A bug of ours, not the carrier's answer: unknown, loudly, never a status.
                 logger.exception("%s %s: the adapter failed unexpectedly", carrier, imei)
-                return _unknown(carrier, "error")
+                return unknown(carrier, "error")
             else:
                 line.recognised()
                 return await self._keep(imei, _answered(observation), observation.pages, run_id)
@@ -807,18 +771,3 @@ def _answered(observation: Observation) -> CarrierResult:
         printed_symbol=reading.symbol,
         elapsed_s=observation.elapsed_s,
     )
-
-
-def _reused(
-    stored: Mapping[Carrier, StoredObservation], carriers: Sequence[Carrier]
-) -> dict[Carrier, CarrierResult]:
-    """Stored answers as results; a hand-entered one stays "manual" (who read it matters)."""
-    return {
-        carrier: observation.to_result(cached=observation.source is Source.LIVE)
-        for carrier, observation in stored.items()
-        if carrier in carriers
-    }
-
-
-def _unknown(carrier: Carrier, code: str, *, detail: str | None = None) -> CarrierResult:
-    return CarrierResult(carrier=carrier, status=Status.UNKNOWN, error=code, detail=detail)

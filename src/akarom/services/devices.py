@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from akarom.domain import SKIPPED, Carrier, CarrierResult, Source, Status, Verdict, decide_verdict
 from akarom.identity import parse
-from akarom.services.checks import DeviceReport, adapter_for
+from akarom.services.checks import adapter_for
+from akarom.services.device_reports import DeviceReport
 from akarom.storage import Store, StoredObservation
 
 __all__ = ["device_observations", "report_from", "stored_report"]

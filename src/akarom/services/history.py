@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from akarom.config import Settings
-from akarom.services.checks import JST
+from akarom.domain import JST
 from akarom.services.database import open_store
 from akarom.services.validation import parse_imei
 from akarom.storage import Store, StoredObservation, StoredPage

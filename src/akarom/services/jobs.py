@@ -50,7 +50,8 @@ from akarom.errors import AkaromError, InvalidImei, StorageError
 from akarom.identity import parse
 from akarom.services.advising import advise, today_in_japan
 from akarom.services.checking import CheckRequest
-from akarom.services.checks import ON_RESULT, DeviceReport
+from akarom.services.checks import ON_RESULT
+from akarom.services.device_reports import DeviceReport
 from akarom.services.options import Role
 from akarom.services.reports import advice_json, device_json, result_json
 from akarom.services.serving import Hub

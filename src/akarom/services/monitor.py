@@ -35,10 +35,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from akarom.config import Settings
-from akarom.domain import Carrier, Status
+from akarom.domain import JST, Carrier, Status
 from akarom.services import recheck
 from akarom.services.alerts import DeliveryReport
-from akarom.services.checks import JST, Checker
+from akarom.services.checks import Checker
 from akarom.services.database import open_store
 from akarom.storage import Store
 from akarom.storage.guarantees import GuaranteeStatus, open_claim

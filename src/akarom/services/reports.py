@@ -10,9 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 from akarom.advice import Decision
-from akarom.domain import Carrier, CarrierResult, Status, Verdict
+from akarom.domain import JST, Carrier, CarrierResult, Status, Verdict
 from akarom.services.advising import DeviceAdvice, Role, SituationAdvice
-from akarom.services.checks import JST, DeviceReport
+from akarom.services.device_reports import DeviceReport
 from akarom.services.validation import invalid_message, validation_json
 from akarom.texts import Lang, text
 

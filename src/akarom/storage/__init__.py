@@ -8,6 +8,10 @@ data folder by default (WAL, one writer); PostgreSQL when ``AKAROM_DATABASE_URL`
 names a server. Only ``akarom.domain`` and ``akarom.errors`` are imported from the
 rest of akarom.
 
+Importing this package costs nothing: its names (``Store`` and the records) load,
+with SQLAlchemy, the first time one is used. A command that answers from the store
+without SQLAlchemy (``storage.readonly``) imports only what it reads with.
+
 Schema
 ======
 
@@ -60,70 +64,20 @@ update that only one writer wins.
 '35209900'
 """
 
-from akarom.storage.accounts import (
-    StoredApiKey,
-    StoredDealer,
-    StoredUser,
-    UserRole,
-    normalise_email,
-)
-from akarom.storage.challenges import (
-    ChallengeKind,
-    ChallengeStatus,
-    NewChallenge,
-    StoredChallenge,
-)
-from akarom.storage.db import migrate, normalise_url, open_engine
-from akarom.storage.jobs import (
-    JobKind,
-    JobSource,
-    JobStatus,
-    NewJob,
-    StoredJob,
-    StoredJobResult,
-)
-from akarom.storage.repo import (
-    CarrierPages,
-    NewObservation,
-    NewPage,
-    PageLike,
-    Store,
-    StoredObservation,
-    StoredPage,
-    StoredRow,
-    StoredRun,
-    tac_of,
-)
-from akarom.storage.workers import LiveWorker
+from __future__ import annotations
 
-__all__ = [
-    "CarrierPages",
-    "ChallengeKind",
-    "ChallengeStatus",
-    "JobKind",
-    "JobSource",
-    "JobStatus",
-    "LiveWorker",
-    "NewChallenge",
-    "NewJob",
-    "NewObservation",
-    "NewPage",
-    "PageLike",
-    "Store",
-    "StoredApiKey",
-    "StoredChallenge",
-    "StoredDealer",
-    "StoredJob",
-    "StoredJobResult",
-    "StoredObservation",
-    "StoredPage",
-    "StoredRow",
-    "StoredRun",
-    "StoredUser",
-    "UserRole",
-    "migrate",
-    "normalise_email",
-    "normalise_url",
-    "open_engine",
-    "tac_of",
-]
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from akarom.storage._public import *  # noqa: F403  (what __getattr__ gives)
+else:  # hidden from type checkers, which then see exactly the names of _public
+
+    def __getattr__(name: str) -> object:
+        """``Store`` and the records, imported (with SQLAlchemy) when first asked for."""
+        public = importlib.import_module("akarom.storage._public")
+        if name not in public.__all__:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(public, name)
+        globals()[name] = value  # asked once: later uses are plain attribute reads
+        return value

@@ -24,7 +24,7 @@ migrate:
   leave it (a test compares the two);
 * anything else (an older revision) is upgraded by Alembic.
 
-The head revision is read from the revision files themselves (``head_revision``),
+The head revision is read from the revision files themselves (``storage.revisions``),
 without importing Alembic. The Alembic configuration is built in code, pointing at
 ``migrations/`` inside this package, so no ``alembic.ini`` is needed at run time.
 
@@ -36,8 +36,6 @@ without importing Alembic. The Alembic configuration is built in code, pointing 
 
 from __future__ import annotations
 
-import ast
-import functools
 import re
 import sqlite3
 import threading
@@ -66,6 +64,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from akarom.errors import StorageError
+from akarom.storage.revisions import MIGRATIONS, revision_graph, single_head
+from akarom.storage.sqlite_file import SQLITE_FILENAME
 from akarom.storage.tables import Base
 
 if TYPE_CHECKING:
@@ -74,18 +74,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ADVISORY_LOCK_KEY",
     "BUSY_TIMEOUT_MS",
-    "SQLITE_FILENAME",
     "Migration",
     "alembic_config",
-    "find_head",
-    "head_revision",
     "migrate",
     "normalise_url",
     "open_engine",
     "translate_errors",
 ]
-
-SQLITE_FILENAME = "akarom.sqlite3"
 
 #: How long a SQLite connection waits for another process's write lock (``akarom
 #: serve`` and ``akarom bulk`` may share a file). Within one process, ``Store``
@@ -97,9 +92,6 @@ CONNECT_TIMEOUT_S = 10
 
 #: Execution option that marks a connection whose transaction will write.
 WRITE_OPTION = "akarom_write"
-
-MIGRATIONS = Path(__file__).parent / "migrations"
-VERSIONS = MIGRATIONS / "versions"
 
 #: The PostgreSQL advisory lock that keeps two processes from changing the schema at
 #: once; ``migrations/env.py`` takes the same key (a test checks they agree). Any
@@ -113,17 +105,6 @@ Migration: TypeAlias = Literal["current", "created", "upgraded"]
 # Alembic's ``context`` and ``op`` are module-level proxies: one migration at a time
 # per process. Other processes are kept out by the database (see ``migrate``).
 _MIGRATE_LOCK = threading.Lock()
-
-# Which files in ``versions/`` Alembic reads as revisions: ``*.py`` except
-# ``__init__*`` and editor lock files ``.#*`` (``_only_source_rev_file`` in
-# alembic/script/base.py).
-_REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
-
-# ``revision: str = "0001"`` as the revision template (``script.py.mako``) writes it,
-# alone on its line; anything else is left to the full parse in ``_read_revision``.
-_ASSIGNMENT = re.compile(
-    r"^(revision|down_revision)(?:[ \t]*:[^=\n]*)?[ \t]*=[ \t]*(.*?)[ \t]*$", re.MULTILINE
-)
 
 _SCHEME = re.compile(r"^(postgres|postgresql)://", re.IGNORECASE)
 
@@ -271,8 +252,8 @@ def migrate(engine: Engine) -> Migration:
     lock), so one of them creates or upgrades and the others find it done; threads
     also take turns in this process, since Alembic keeps its state in module globals.
     """
-    revisions = _revision_graph()
-    head = _single_head(revisions) if revisions is not None else None
+    revisions = revision_graph()
+    head = single_head(revisions) if revisions is not None else None
     with translate_errors("migrate the database"):
         if head is not None:
             with engine.connect() as connection, connection.begin():
@@ -294,95 +275,6 @@ def migrate(engine: Engine) -> Migration:
                     _refuse_unknown_revisions(stamped or (), revisions)
                 _upgrade_with_alembic(connection)
                 return "upgraded"
-
-
-def head_revision() -> str | None:
-    """The newest revision in ``migrations/versions``, read without importing Alembic.
-
-    None when the files do not name exactly one head in a way this reader is sure
-    of (then ``migrate`` leaves every decision to Alembic). Read once per process.
-    """
-    revisions = _revision_graph()
-    return None if revisions is None else _single_head(revisions)
-
-
-def find_head(versions: Path) -> str | None:
-    """The single head revision among the revision files in ``versions`` (see ``head_revision``)."""
-    revisions = _read_revisions(versions)
-    return None if revisions is None else _single_head(revisions)
-
-
-@functools.cache
-def _revision_graph() -> dict[str, tuple[str, ...]] | None:
-    return _read_revisions(VERSIONS)
-
-
-def _read_revisions(versions: Path) -> dict[str, tuple[str, ...]] | None:
-    """Each revision in ``versions`` with the revisions it follows; None if unsure."""
-    try:
-        paths = sorted(
-            path
-            for path in versions.iterdir()
-            if _REVISION_FILE.match(path.name) and path.is_file()
-        )
-        graph: dict[str, tuple[str, ...]] = {}
-        for path in paths:
-            revision, down = _read_revision(path.read_text(encoding="utf-8"))
-            if revision in graph:
-                return None  # two files claim one revision: Alembic will say so
-            graph[revision] = down
-    except (OSError, UnicodeError, ValueError, SyntaxError):
-        return None
-    followed = {down for downs in graph.values() for down in downs}
-    return graph if followed <= graph.keys() else None
-
-
-def _read_revision(source: str) -> tuple[str, tuple[str, ...]]:
-    """``revision`` and ``down_revision`` of one revision file; ``ValueError`` if unclear.
-
-    The values are literals on their own lines in every file the template writes, so
-    a line match is enough; anything else (a tuple over several lines, a computed
-    value) goes through a full parse of the module.
-    """
-    found: dict[str, list[str]] = {}
-    for name, value in _ASSIGNMENT.findall(source):
-        found.setdefault(name, []).append(value)
-    try:
-        if len(found.get("revision", ())) != 1 or len(found.get("down_revision", ())) != 1:
-            raise ValueError("not one assignment each")
-        values = {name: ast.literal_eval(texts[0]) for name, texts in found.items()}
-    except (ValueError, SyntaxError):
-        values = _module_literals(source, ("revision", "down_revision"))
-    revision, down = values.get("revision"), values.get("down_revision", ...)
-    if not isinstance(revision, str) or not revision:
-        raise ValueError("no revision id")
-    if down is None:
-        return revision, ()
-    if isinstance(down, str):
-        return revision, (down,)
-    if isinstance(down, tuple | list) and all(isinstance(item, str) for item in down):
-        return revision, tuple(down)
-    raise ValueError(f"revision {revision}: unreadable down_revision {down!r}")
-
-
-def _module_literals(source: str, names: tuple[str, ...]) -> dict[str, object]:
-    """The literal values assigned to ``names`` at the top level of a module."""
-    values: dict[str, object] = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if isinstance(target, ast.Name) and target.id in names:
-            values[target.id] = ast.literal_eval(value)  # ValueError when computed
-    return values
-
-
-def _single_head(revisions: dict[str, tuple[str, ...]]) -> str | None:
-    heads = revisions.keys() - {down for downs in revisions.values() for down in downs}
-    return next(iter(heads)) if len(heads) == 1 else None
 
 
 def _version_table() -> Table:

@@ -62,6 +62,7 @@ from akarom.storage.db import WRITE_OPTION, migrate, open_engine, translate_erro
 from akarom.storage.guarantees import GuaranteeRecords
 from akarom.storage.jobs import JobStatus, NewJob, StoredJob, StoredJobResult
 from akarom.storage.monitor import MonitorRecords
+from akarom.storage.observations import StoredObservation
 from akarom.storage.tables import (
     Base,
     BulkRow,
@@ -81,7 +82,6 @@ __all__ = [
     "NewPage",
     "PageLike",
     "Store",
-    "StoredObservation",
     "StoredPage",
     "StoredRow",
     "StoredRun",
@@ -283,43 +283,6 @@ class NewObservation:
             entered_by=entered_by,
             run_id=run_id,
             reason=result.reason,
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredObservation:
-    """A saved check, as read back; ``checked_at`` is UTC-aware."""
-
-    id: int
-    imei: str
-    tac: str | None
-    carrier: Carrier
-    status: Status
-    checked_at: datetime
-    source: Source
-    printed_symbol: str | None
-    message: str | None
-    error: str | None
-    detail: str | None
-    elapsed_ms: int | None
-    adapter_version: str | None
-    entered_by: str | None
-    run_id: int | None
-    reason: str | None = None
-
-    def to_result(self, *, cached: bool = False) -> CarrierResult:
-        """This observation as a ``CarrierResult``; ``cached`` marks it ``source=cache``."""
-        return CarrierResult(
-            carrier=self.carrier,
-            status=self.status,
-            checked_at=self.checked_at,
-            source=Source.CACHE if cached else self.source,
-            message=self.message,
-            error=self.error,
-            detail=self.detail,
-            printed_symbol=self.printed_symbol,
-            elapsed_s=None if self.elapsed_ms is None else self.elapsed_ms / 1000,
-            reason=self.reason,
         )
 
 

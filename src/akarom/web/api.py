@@ -31,13 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from akarom.domain import Carrier
+from akarom.domain import JST, Carrier
 from akarom.errors import InvalidImei, UsageError
 from akarom.services._reading import read
 from akarom.services.accounts import hash_key, key_owner
 from akarom.services.advising import advise, today_in_japan
 from akarom.services.checking import CheckRequest
-from akarom.services.checks import JST
 from akarom.services.devices import report_from
 from akarom.services.jobs import TableError, batch_input
 from akarom.services.options import Role, carriers_named

@@ -21,8 +21,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
+from akarom.domain import JST
 from akarom.errors import ConfigError, InvalidImei, UsageError
-from akarom.services.checks import JST
 from akarom.services.guarantees import CustomerContact, SaleRequest, register_sale
 from akarom.services.validation import parse_imei
 from akarom.services.workspace_guarantees import ChangeOnGuarantee, acknowledge, changes_of

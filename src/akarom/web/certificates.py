@@ -16,9 +16,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import PlainTextResponse, Response
 
-from akarom.domain import Carrier, Status
+from akarom.domain import JST, Carrier, Status
 from akarom.services.certificates import certificate_by_id, public_key_by_id
-from akarom.services.checks import JST
 from akarom.web.rendering import page, request_lang
 from akarom.web.state import hub_of
 

@@ -28,7 +28,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
-from akarom.domain import Carrier, Source, Status
+from akarom.domain import JST, Carrier, Source, Status
 from akarom.errors import InvalidImei, UsageError
 from akarom.services.accounts import add_user, authenticate
 from akarom.services.bulk import TableError
@@ -39,7 +39,6 @@ from akarom.services.challenges import (
     open_challenges,
     skip_challenge,
 )
-from akarom.services.checks import JST
 from akarom.services.history import HistoryEntry, device_history
 from akarom.services.jobs import Jobs
 from akarom.services.options import Role

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from starlette.responses import RedirectResponse, Response
 
-from akarom.domain import Carrier, CarrierResult, Source, Status, Verdict
+from akarom.domain import JST, Carrier, CarrierResult, Source, Status, Verdict
 from akarom.errors import InvalidImei
 from akarom.services.advising import Answer, DeviceAdvice, Role, advise, today_in_japan
-from akarom.services.checks import JST, DeviceReport
+from akarom.services.device_reports import DeviceReport
 from akarom.services.reports import advice_lines, age_text, outcome_lines, result_reason
 from akarom.services.validation import invalid_message, parse_imei, validate
 from akarom.storage.jobs import JobKind, StoredJob
