@@ -21,19 +21,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 
 from akarom import __version__
 from akarom.cli._edge import UNEXPECTED, EdgeGroup, note_verbosity, report_unexpected, speak
-from akarom.cli.accounts import register_accounts
-from akarom.cli.alerts import register_alerts
-from akarom.cli.certificate import register_certificate
-from akarom.cli.guarantee import register_guarantee
-from akarom.cli.monitor import register_monitor
-from akarom.cli.worker import register_worker
 from akarom.domain import Carrier
 from akarom.services.options import Role, SellerKind, SimLock
 
@@ -48,9 +43,26 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
+
+class _Akarom(EdgeGroup):
+    """``akarom``: the commands below, and these groups, each loaded when named."""
+
+    LAZY: ClassVar[Mapping[str, tuple[str, str]]] = {
+        "worker": ("akarom.cli.worker", "worker_app"),
+        "dealer": ("akarom.cli.accounts", "dealer_app"),
+        "apikey": ("akarom.cli.accounts", "apikey_app"),
+        "intake": ("akarom.cli.guarantee", "intake_app"),  # intakes, sales, claims
+        "guarantee": ("akarom.cli.guarantee", "guarantee_app"),
+        "claim": ("akarom.cli.guarantee", "claim_app"),
+        "monitor": ("akarom.cli.monitor", "monitor_app"),
+        "alert": ("akarom.cli.alerts", "alert_app"),
+        "certificate": ("akarom.cli.certificate", "certificate_app"),
+    }
+
+
 app = typer.Typer(
     name="akarom",
-    cls=EdgeGroup,
+    cls=_Akarom,
     help="赤ロム（ネットワーク利用制限）を各キャリアの公式確認ページで調べます。 "
     "Checks whether a used phone is 赤ロム on docomo, au, SoftBank and Rakuten.",
     no_args_is_help=True,
@@ -616,14 +628,6 @@ def serve(
 
     settings, _ = _begin(None)
     run_server(settings, host=host, port=port, demo=demo)
-
-
-register_accounts(app)  # akarom dealer …, akarom apikey … (akarom.cli.accounts)
-register_worker(app)  # akarom worker (akarom.cli.worker)
-register_guarantee(app)  # akarom guarantee … (intakes, sales, claims: akarom.cli.guarantee)
-register_monitor(app)  # akarom monitor run|once (akarom.cli.monitor)
-register_alerts(app)  # akarom alert … (akarom.cli.alerts)
-register_certificate(app)  # akarom certificate issue|verify (akarom.cli.certificate)
 
 
 def main() -> None:

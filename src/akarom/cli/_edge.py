@@ -20,12 +20,13 @@ untouched: Click already prints those as one line with exit code 2.
 from __future__ import annotations
 
 import contextvars
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 from typer.core import TyperGroup
@@ -261,8 +262,24 @@ def report_unexpected(error: BaseException, argv: Sequence[str], lang: Lang | No
     _complain(text("failure.unexpected", lang).format(error=what, report=path))
 
 
+def _built(sub: typer.Typer) -> Command:
+    """A sub-command's Typer app as Click's: a group when declared with a group class
+    (even of one command, ``akarom dealer create``), else its one command."""
+    declared = sub.info.cls
+    if isinstance(declared, type) and issubclass(declared, TyperGroup):
+        return typer.main.get_group(sub)
+    return typer.main.get_command(sub)
+
+
 class EdgeGroup(TyperGroup):
-    """The ``akarom`` group, with the error edge around every command it runs."""
+    """The ``akarom`` group, with the error edge around every command it runs.
+
+    ``LAZY`` names sub-commands kept in modules of their own, as (module, Typer app):
+    each is imported and built only when it is named (or for ``--help``), so a
+    command does not pay for building every other command's options at start-up.
+    """
+
+    LAZY: ClassVar[Mapping[str, tuple[str, str]]] = {}
 
     def make_context(
         self,
@@ -281,8 +298,17 @@ class EdgeGroup(TyperGroup):
         lighten(self.get_params(ctx))  # the options before the command: -v, --version, --help
         return super().parse_args(ctx, args)
 
+    def list_commands(self, ctx: Context) -> list[str]:
+        unbuilt = [name for name in self.LAZY if name not in self.commands]
+        return [*super().list_commands(ctx), *unbuilt]
+
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in self.LAZY:
+            module, attribute = self.LAZY[cmd_name]
+            command = _built(getattr(importlib.import_module(module), attribute))
+            command.name = cmd_name
+            self.add_command(command)
         if command is not None:
             lighten(command.get_params(ctx))
         return command

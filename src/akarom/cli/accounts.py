@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from akarom.storage import StoredApiKey
     from akarom.texts import Lang
 
-__all__ = ["apikey_app", "command_group", "dealer_app", "register_accounts"]
+__all__ = ["apikey_app", "command_group", "dealer_app"]
 
 _JST = timezone(timedelta(hours=9), "JST")
 
@@ -63,12 +63,6 @@ def command_group(help_text: str) -> typer.Typer:
 
 dealer_app = command_group("販売店（テナント）を管理します。Manage dealers (tenants).")
 apikey_app = command_group("REST API のキーを管理します。Manage REST API keys.")
-
-
-def register_accounts(app: typer.Typer) -> None:
-    """Add ``dealer`` and ``apikey`` to the ``akarom`` command."""
-    app.add_typer(dealer_app, name="dealer")
-    app.add_typer(apikey_app, name="apikey")
 
 
 def _begin(lang: str | None) -> tuple[Settings, Lang]:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from akarom.storage.alerts import StoredAlertTarget
     from akarom.texts import Lang
 
-__all__ = ["alert_app", "register_alerts"]
+__all__ = ["alert_app"]
 
 _JST = timezone(timedelta(hours=9), "JST")
 
@@ -40,11 +40,6 @@ DealerOption = Annotated[
     typer.Option("--dealer", help="Whose alerts (the dealer's name).", show_default=False),
 ]
 TargetArgument = Annotated[int, typer.Argument(help="The target's id (from alert list).")]
-
-
-def register_alerts(app: typer.Typer) -> None:
-    """Add ``alert`` to the ``akarom`` command."""
-    app.add_typer(alert_app, name="alert")
 
 
 def _begin(lang: str | None) -> tuple[Settings, Lang]:

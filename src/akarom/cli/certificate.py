@@ -35,14 +35,9 @@ if TYPE_CHECKING:
     from akarom.services.certificates import Verification
     from akarom.texts import Lang
 
-__all__ = ["certificate_app", "register_certificate"]
+__all__ = ["certificate_app"]
 
 certificate_app = command_group("証明書を発行・検証します。Issue and verify check certificates.")
-
-
-def register_certificate(app: typer.Typer) -> None:
-    """Add ``certificate`` to the ``akarom`` command."""
-    app.add_typer(certificate_app, name="certificate")
 
 
 @certificate_app.command("issue")

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from akarom.storage import Store, StoredObservation
     from akarom.texts import Lang
 
-__all__ = ["claim_app", "guarantee_app", "intake_app", "register_guarantee"]
+__all__ = ["claim_app", "guarantee_app", "intake_app"]
 
 _JST = timezone(timedelta(hours=9), "JST")
 
@@ -42,13 +42,6 @@ intake_app = command_group(
     "買取の取引記録（古物営業法）を管理します。Record devices bought in (古物台帳)."
 )
 claim_app = command_group("保証の請求（交換・返金・却下）を管理します。Settle guarantee claims.")
-
-
-def register_guarantee(app: typer.Typer) -> None:
-    """Add ``intake``, ``guarantee`` and ``claim`` to the ``akarom`` command."""
-    app.add_typer(intake_app, name="intake")
-    app.add_typer(guarantee_app, name="guarantee")
-    app.add_typer(claim_app, name="claim")
 
 
 DealerOption = Annotated[

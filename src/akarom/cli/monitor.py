@@ -22,16 +22,11 @@ if TYPE_CHECKING:
     from akarom.services.monitor import MonitorPass
     from akarom.texts import Lang
 
-__all__ = ["monitor_app", "register_monitor"]
+__all__ = ["monitor_app"]
 
 monitor_app = command_group(
     "保証中の端末を予算内で再確認します。Re-check guaranteed devices within the budget."
 )
-
-
-def register_monitor(app: typer.Typer) -> None:
-    """Add ``monitor`` to the ``akarom`` command."""
-    app.add_typer(monitor_app, name="monitor")
 
 
 @monitor_app.command("once")

@@ -9,7 +9,7 @@ import typer
 
 from akarom.config import DEFAULT_WORKER_BATCHES, Settings
 
-__all__ = ["register_worker"]
+__all__ = ["worker_app"]
 
 logger = logging.getLogger("akarom.worker")
 
@@ -17,34 +17,36 @@ logger = logging.getLogger("akarom.worker")
 _STOP_WITHIN_S = 25.0
 
 
-def register_worker(app: typer.Typer) -> None:
-    @app.command()
-    def worker(
-        concurrency: Annotated[
-            int,
-            typer.Option(
-                "--concurrency",
-                min=1,
-                help="Batches this worker runs at once; checks have their own 16 places.",
-            ),
-        ] = DEFAULT_WORKER_BATCHES,
-    ) -> None:
-        """キューのジョブ（Webの確認・一括確認）を実行します（PostgreSQL）。Run queued jobs."""
-        from akarom.cli import _begin
-        from akarom.errors import UsageError
-        from akarom.services.engine import engine_conninfo
+worker_app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
-        settings, _ = _begin(None)
-        conninfo = engine_conninfo(settings)
-        if conninfo is None:
-            raise UsageError(
-                "akarom worker needs AKAROM_DATABASE_URL on PostgreSQL",
-                key="usage.worker_postgres",
-            )
-        _log_as_json()
-        from akarom.services import run_paced
 
-        run_paced(_work(settings, conninfo, concurrency))
+@worker_app.command()
+def worker(
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            help="Batches this worker runs at once; checks have their own 16 places.",
+        ),
+    ] = DEFAULT_WORKER_BATCHES,
+) -> None:
+    """キューのジョブ（Webの確認・一括確認）を実行します（PostgreSQL）。Run queued jobs."""
+    from akarom.cli import _begin
+    from akarom.errors import UsageError
+    from akarom.services.engine import engine_conninfo
+
+    settings, _ = _begin(None)
+    conninfo = engine_conninfo(settings)
+    if conninfo is None:
+        raise UsageError(
+            "akarom worker needs AKAROM_DATABASE_URL on PostgreSQL",
+            key="usage.worker_postgres",
+        )
+    _log_as_json()
+    from akarom.services import run_paced
+
+    run_paced(_work(settings, conninfo, concurrency))
 
 
 def _log_as_json() -> None:
