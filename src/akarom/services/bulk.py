@@ -314,7 +314,7 @@ class _Run:
         ``identity`` is the row's IMEI parsed, or why it is invalid.
         """
         if isinstance(identity, InvalidImei):
-            return DeviceReport(row.imei, None, identity, Verdict.INVALID, None, ())
+            return DeviceReport.of_invalid(row.imei, identity)
         imei = identity.value
         if imei in self.recent:
             self.summary.duplicate_rows += 1

@@ -178,8 +178,6 @@ def stored_outcome(settings: Settings, request: CheckRequest) -> CheckOutcome | 
     """
     if request.fresh or settings.database_url is not None:
         return None
-    rules = request.rules if request.rules is not None else load_advice_rules(settings)
-    day = request.on or today_in_japan()
     parsed: list[tuple[str, Identity | InvalidImei]] = []
     for raw in request.imeis:
         try:
@@ -202,7 +200,7 @@ def stored_outcome(settings: Settings, request: CheckRequest) -> CheckOutcome | 
     first: dict[str, DeviceReport] = {}  # a device given twice is reported as its first spelling
     for raw, found in parsed:
         if isinstance(found, InvalidImei):
-            reports.append(DeviceReport(raw, None, found, Verdict.INVALID, None, ()))
+            reports.append(DeviceReport.of_invalid(raw, found))
             continue
         if found.value not in first:
             results = reused(stored[found.value], wanted)
@@ -212,8 +210,9 @@ def stored_outcome(settings: Settings, request: CheckRequest) -> CheckOutcome | 
             if first[found.value].verdict is Verdict.INCOMPLETE:
                 return None
         reports.append(first[found.value].for_input(raw))
-    logger.info("answered from the answers stored since the last %s", DEFAULT_CACHE_WINDOW)
-    return _advised(reports, request, rules, day, {})
+    logger.info("every device answered by the answers stored in the last %s", DEFAULT_CACHE_WINDOW)
+    rules = request.rules if request.rules is not None else load_advice_rules(settings)
+    return _advised(reports, request, rules, request.on or today_in_japan(), {})
 
 
 def _advised(

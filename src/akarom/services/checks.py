@@ -33,7 +33,7 @@ from akarom.carriers import (
 )
 from akarom.carriers._symbols import symbol_status
 from akarom.config import Settings
-from akarom.domain import JST, SKIPPED, Carrier, CarrierResult, Source, Status, Verdict
+from akarom.domain import JST, SKIPPED, Carrier, CarrierResult, Source, Status
 from akarom.errors import (
     Blocked,
     CaptchaFailed,
@@ -424,7 +424,7 @@ class Checker:
         try:
             identity = parse(raw)
         except InvalidImei as err:
-            return DeviceReport(raw, None, err, Verdict.INVALID, None, ())
+            return DeviceReport.of_invalid(raw, err)
         supported = [c for c in Carrier if identity.kind != "meid" or self.adapter(c).ACCEPTS_MEID]
         wanted = tuple(dict.fromkeys(carriers)) if carriers else tuple(supported)
         if order is not None:

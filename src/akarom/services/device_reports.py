@@ -42,6 +42,11 @@ class DeviceReport:
     origin_carrier: Carrier | None
     results: tuple[CarrierResult, ...]
 
+    @classmethod
+    def of_invalid(cls, raw: str, invalid: InvalidImei) -> DeviceReport:
+        """The report for an input that is no IMEI or MEID: never sent anywhere."""
+        return cls(raw, None, invalid, Verdict.INVALID, None, ())
+
     def for_input(self, raw: str) -> DeviceReport:
         """The same report for another spelling of the same device (a repeated row)."""
         return self if raw == self.input else replace(self, input=raw)
