@@ -1,5 +1,6 @@
-"""What the figures were measured on: CPU, cores, RAM, OS, Python, akarom's commit, and
-how much CPU other processes took meanwhile (a busy machine slows every figure)."""
+"""What the figures were measured on: CPU, cores, RAM, OS, Python, akarom's commit, how
+fast the CPU ran (``cpu_reference_ms``), and how much CPU other processes took meanwhile
+(a busy machine slows every figure)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import platform
 import resource
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,8 +83,27 @@ def describe() -> str:
     ram = f"{int(memory.split()[0]) / 1024 / 1024:.1f} GiB RAM" if memory else "RAM unknown"
     return (
         f"{cpu}, {os.cpu_count()} cores, {ram}; {_os_name()}; "
-        f"Python {platform.python_version()}; akarom at {_commit()}"
+        f"Python {platform.python_version()}; akarom at {_commit()}; "
+        f"CPU reference {cpu_reference_ms():.0f} ms"
     )
+
+
+def cpu_reference_ms() -> float:
+    """How long a fixed pure-Python workload takes here: the best of five, in ms.
+
+    The same CPU model name can run at very different speeds on a shared host (one
+    day's runs measured every CPU figure 2.3–2.8 × the day before's, akarom unchanged).
+    The workload takes the same steps on every run, so two runs' figures compare
+    only as far as their references agree.
+    """
+    best = float("inf")
+    for _ in range(5):
+        began = time.perf_counter()
+        total = 0
+        for number in range(1_000_000):
+            total += number % 7
+        best = min(best, time.perf_counter() - began)
+    return best * 1000
 
 
 def _busy_seconds() -> float | None:
