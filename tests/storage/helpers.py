@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from akarom.domain import Carrier, Source, Status
+from akarom.domain import JST, Carrier, Source, Status
 from akarom.storage import NewObservation, NewPage
 
-JST = timezone(timedelta(hours=9), "JST")
 T0 = datetime(2026, 11, 26, 16, 0, 0, 123456, tzinfo=JST)
 
 IMEI = "352099001761481"

@@ -21,13 +21,14 @@ services and the database load when a command runs.
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
 
 from akarom.cli._params import lighten
+from akarom.domain import JST
 
 if TYPE_CHECKING:
     from typer._click import Command, Context
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
     from akarom.texts import Lang
 
 __all__ = ["apikey_app", "command_group", "dealer_app"]
-
-_JST = timezone(timedelta(hours=9), "JST")
 
 LangOption = Annotated[
     str | None,
@@ -148,7 +147,7 @@ def apikey_create(
 
 def _when(value: datetime | None, missing: str = "-") -> str:
     """A moment as Japan's time (the dealers are in Japan), or ``missing``."""
-    return missing if value is None else value.astimezone(_JST).strftime("%Y-%m-%d %H:%M")
+    return missing if value is None else value.astimezone(JST).strftime("%Y-%m-%d %H:%M")
 
 
 def _key_rows(keys: list[StoredApiKey], lang: Lang) -> list[list[str]]:

@@ -17,12 +17,13 @@ command runs (start-up of every other command pays nothing for them).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from akarom.cli.accounts import LangOption, command_group
+from akarom.domain import JST
 
 if TYPE_CHECKING:
     from akarom.config import Settings
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from akarom.texts import Lang
 
 __all__ = ["alert_app"]
-
-_JST = timezone(timedelta(hours=9), "JST")
 
 alert_app = command_group("変化の通知先を管理します。Manage where status-change alerts go.")
 
@@ -50,7 +49,7 @@ def _begin(lang: str | None) -> tuple[Settings, Lang]:
 
 def _when(value: datetime | None) -> str:
     """A moment as Japan's time (the dealers are in Japan), or ``-``."""
-    return "-" if value is None else value.astimezone(_JST).strftime("%Y-%m-%d %H:%M")
+    return "-" if value is None else value.astimezone(JST).strftime("%Y-%m-%d %H:%M")
 
 
 @alert_app.command("add")

@@ -17,13 +17,14 @@ the services and the database load when a command runs.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from akarom.cli.accounts import LangOption, _begin, command_group
+from akarom.domain import JST
 
 if TYPE_CHECKING:
     from akarom.config import Settings
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
     from akarom.texts import Lang
 
 __all__ = ["claim_app", "guarantee_app", "intake_app"]
-
-_JST = timezone(timedelta(hours=9), "JST")
 
 guarantee_app = command_group(
     "販売した端末の赤ロム保証を管理します。Manage guarantees on sold devices."
@@ -67,7 +66,7 @@ def _day(value: str, option: str) -> date:
 
 
 def _when(value: datetime | None) -> str:
-    return "-" if value is None else value.astimezone(_JST).strftime("%Y-%m-%d %H:%M")
+    return "-" if value is None else value.astimezone(JST).strftime("%Y-%m-%d %H:%M")
 
 
 class _Desk:

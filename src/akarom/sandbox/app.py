@@ -66,7 +66,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from akarom.domain import Carrier, Status
+from akarom.domain import JST, Carrier, Status
 from akarom.sandbox._site import CAPTCHA_GIF, Context, Handler, Page, Site
 from akarom.sandbox.scenario import (
     CarrierSettings,
@@ -94,7 +94,6 @@ __all__ = ["GRACE_S", "create_app", "run_sandbox"]
 logger = logging.getLogger("akarom.sandbox")
 
 GRACE_S = 0.010
-_JST = timezone(timedelta(hours=9), "JST")
 _SERVER_ERRORS = (500, 502, 503)
 
 
@@ -227,7 +226,7 @@ class _Sandbox:
                 mode=settings.mode,
                 symbols=settings.symbols,
                 status_of=partial(self.status_of, carrier),
-                today=datetime.now(_JST).date(),
+                today=datetime.now(JST).date(),
             )
             page = await handler(request, context)
         return page

@@ -56,7 +56,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -66,7 +66,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
-from akarom.domain import Status
+from akarom.domain import JST, Status
 from akarom.errors import ConfigError, UsageError
 from akarom.http import USER_AGENT, tls_context
 from akarom.sealing import Sealed, Sealer, SealError, load_sealer
@@ -133,7 +133,6 @@ TEST_EVENT_TYPE = "akarom.test"
 
 _MAX_URL = 2000
 _SECRET_BYTES = 32
-_JST = timezone(timedelta(hours=9), "JST")
 #: How much of a refusing receiver's answer is kept in ``last_error``.
 _ERROR_BODY = 200
 # The well-known NAT64 prefix (RFC 6052): an IPv6 address that reaches an IPv4 one.
@@ -264,7 +263,7 @@ def _when(value: datetime | None, lang: Lang) -> str:
     """A moment as Japan's time (the dealers and customers are in Japan)."""
     if value is None:
         return text("alert.no_time", lang)
-    return value.astimezone(_JST).strftime("%Y-%m-%d %H:%M JST")
+    return value.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
 
 
 def _state(status: Status, lang: Lang) -> str:

@@ -49,7 +49,7 @@ import secrets
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -62,7 +62,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from akarom.domain import SKIPPED, Carrier, CarrierResult, Status, Verdict, decide_verdict
+from akarom.domain import JST, Carrier, CarrierResult, Verdict
 from akarom.errors import UsageError
 from akarom.identity import Identity
 from akarom.services.validation import parse_imei
@@ -120,9 +120,6 @@ _TAIL = re.compile(rb"startxref\n([0-9]{1,10})\n%%EOF\n")
 #: How fpdf2 ends a file (2.8): the trailer dictionary, then this.
 _PDF_END = re.compile(rb"\nstartxref\n([0-9]{1,10})\n%%EOF\n?\Z")
 _CERTIFICATE_ID = re.compile(r"[0-9a-f]{32}")
-
-#: Carriers report in Japan time, and the people reading a certificate live there.
-_JST = timezone(timedelta(hours=9), "JST")
 
 # The PDF's font: Noto Sans JP, reduced to the characters Japanese business text uses
 # (akarom/fonts/README.md). A character outside it is printed as 〓 (geta, the
@@ -312,25 +309,22 @@ def latest_check(store: Store, raw: str, *, dealer_id: int | None = None) -> Cer
         **store.latest(imei, answered_only=False),
         **store.latest(imei),
     }
-    # Imported here: the adapters (and HTTP) are needed to issue, never to verify.
-    from akarom.services.checks import adapter_for
+    # Imported here: the adapters (and HTTP, the store) are needed to issue, never to verify.
+    from akarom.services.checks import carriers_taking
+    from akarom.services.device_reports import device_report
 
-    supported = [c for c in Carrier if identity.kind != "meid" or adapter_for(c).ACCEPTS_MEID]
+    supported = carriers_taking(identity)
     used = {carrier: newest[carrier] for carrier in supported if carrier in newest}
     if not used:
         raise NeverChecked(imei)
     results = {carrier: observation.to_result() for carrier, observation in used.items()}
-    decision = decide_verdict(results.values(), carriers=supported)
-    if decision.verdict is Verdict.INCOMPLETE:
-        for carrier in supported:  # the gap stays visible, as a check shows it
-            results.setdefault(
-                carrier, CarrierResult(carrier=carrier, status=Status.UNKNOWN, error=SKIPPED)
-            )
+    # Joined as a check joins its answers: a verdict left open shows its gaps.
+    report = device_report(raw, identity, results, supported)
     return CertifiedCheck(
         identity=identity,
-        verdict=decision.verdict,
-        origin_carrier=decision.origin_carrier,
-        results=tuple(results[c] for c in Carrier if c in results),
+        verdict=report.verdict,
+        origin_carrier=report.origin_carrier,
+        results=report.results,
         observation_ids=tuple(sorted(o.id for o in used.values())),
         checked_at=max(o.checked_at for o in used.values()),
     )
@@ -388,7 +382,7 @@ def _imei_digest(imei: str) -> str:
 
 
 def _when(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(_JST).isoformat(timespec="seconds")
+    return None if moment is None else moment.astimezone(JST).isoformat(timespec="seconds")
 
 
 def build_payload(
@@ -681,7 +675,7 @@ def _qr_rectangles(
 
 
 def _shown_time(iso: str) -> str:
-    return datetime.fromisoformat(iso).astimezone(_JST).strftime("%Y-%m-%d %H:%M JST")
+    return datetime.fromisoformat(iso).astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
 
 
 def _error_text(code: str, lang: str) -> str:

@@ -68,6 +68,7 @@ __all__ = [
     "RetryPolicy",
     "adapter_for",
     "carrier_limiters",
+    "carriers_taking",
     "effective_limits",
 ]
 
@@ -108,6 +109,11 @@ class RetryPolicy:
 def adapter_for(carrier: Carrier) -> type[CarrierAdapter]:
     """The adapter class that checks ``carrier`` (its politeness floor, its pages)."""
     return adapter_class(carrier)
+
+
+def carriers_taking(identity: Identity) -> list[Carrier]:
+    """The carriers whose check page takes this device: all for an IMEI, fewer for a MEID."""
+    return [c for c in Carrier if identity.kind != "meid" or adapter_for(c).ACCEPTS_MEID]
 
 
 def effective_limits(
@@ -425,7 +431,7 @@ class Checker:
             identity = parse(raw)
         except InvalidImei as err:
             return DeviceReport.of_invalid(raw, err)
-        supported = [c for c in Carrier if identity.kind != "meid" or self.adapter(c).ACCEPTS_MEID]
+        supported = carriers_taking(identity)
         wanted = tuple(dict.fromkeys(carriers)) if carriers else tuple(supported)
         if order is not None:
             wanted = tuple(sorted(wanted, key=lambda c: list(order).index(c) if c in order else 9))

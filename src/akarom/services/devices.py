@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from akarom.domain import SKIPPED, Carrier, CarrierResult, Source, Status, Verdict, decide_verdict
+from akarom.domain import Carrier, Source, Status
 from akarom.identity import parse
-from akarom.services.checks import adapter_for
-from akarom.services.device_reports import DeviceReport
+from akarom.services.checks import carriers_taking
+from akarom.services.device_reports import DeviceReport, device_report
 from akarom.storage import Store, StoredObservation
 
 __all__ = ["device_observations", "report_from", "stored_report"]
@@ -32,7 +32,7 @@ def stored_report(store: Store, raw: str) -> DeviceReport:
 def report_from(raw: str, observations: Sequence[StoredObservation]) -> DeviceReport:
     """The report the device's ``observations`` (oldest first, as ``history``) add up to."""
     identity = parse(raw)
-    supported = [c for c in Carrier if identity.kind != "meid" or adapter_for(c).ACCEPTS_MEID]
+    supported = carriers_taking(identity)
     newest: dict[Carrier, StoredObservation] = {}
     for observation in observations:
         # Oldest first: a later observation replaces an earlier one, except that a
@@ -46,16 +46,8 @@ def report_from(raw: str, observations: Sequence[StoredObservation]) -> DeviceRe
         for carrier, observation in newest.items()
         if carrier in supported
     }
-    decision = decide_verdict(results.values(), carriers=supported)
-    if decision.verdict is Verdict.INCOMPLETE:
-        for carrier in supported:  # the gap stays visible, as a check shows it
-            results.setdefault(
-                carrier, CarrierResult(carrier=carrier, status=Status.UNKNOWN, error=SKIPPED)
-            )
-    ordered = tuple(results[c] for c in Carrier if c in results)
-    return DeviceReport(
-        identity.value, identity, None, decision.verdict, decision.origin_carrier, ordered
-    )
+    # Joined as a check joins its answers: a verdict left open shows its gaps.
+    return device_report(identity.value, identity, results, supported)
 
 
 def device_observations(store: Store, raw: str) -> list[StoredObservation]:

@@ -31,7 +31,7 @@ from akarom.errors import InvalidImei, UsageError
 from akarom.identity import parse
 from akarom.sealing import Sealer, load_sealer
 from akarom.services.advising import Answer, RuleSet, advise, today_in_japan
-from akarom.services.checks import adapter_for
+from akarom.services.checks import carriers_taking
 from akarom.services.options import Role
 from akarom.storage import Store, StoredObservation
 from akarom.storage.guarantees import (
@@ -151,7 +151,7 @@ def _baseline(
 ) -> tuple[Verdict, Carrier | None, dict[Carrier, StoredObservation]]:
     """The device's newest answer per carrier, and the verdict they make together."""
     identity = parse(imei)
-    supported = [c for c in Carrier if identity.kind != "meid" or adapter_for(c).ACCEPTS_MEID]
+    supported = carriers_taking(identity)
     latest = store.latest(imei, carriers=supported)
     results: list[CarrierResult] = [latest[c].to_result() for c in supported if c in latest]
     decision = decide_verdict(results, carriers=supported)

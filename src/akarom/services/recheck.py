@@ -40,10 +40,10 @@ import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from itertools import accumulate
 
-from akarom.domain import Status
+from akarom.domain import JST, Status
 
 __all__ = [
     "CAP_LIMIT_DAYS",
@@ -84,7 +84,6 @@ SPREAD = 0.10
 #: The price assumed when a guarantee gives none (a mid-range used phone, 2026).
 DEFAULT_PRICE_YEN = 40_000
 
-_JST = timezone(timedelta(hours=9), "JST")
 _DAY = timedelta(days=1)
 
 
@@ -288,7 +287,7 @@ def days_since_sale(sold_on: date, at: datetime) -> float:
     ``at`` (timezone-aware; ``ValueError`` if not): what ``risk_weight`` is given."""
     if at.tzinfo is None:
         raise ValueError("the time must be timezone-aware")
-    return (at - datetime.combine(sold_on, time(), _JST)) / _DAY
+    return (at - datetime.combine(sold_on, time(), JST)) / _DAY
 
 
 def next_due(
