@@ -473,28 +473,33 @@ class FileShare:
 
 
 class Gate:
-    """At most ``size`` holders; waiters enter in arrival order, urgent ones first.
+    """At most ``size`` holders; waiters enter urgent ones first, then by ``rank``.
 
-    A limiter's slots and turn are gates; so is a Checker's admission to a carrier
-    (``services.checks``), where checks wait rather than inside the limiter.
+    A waiter's ``rank`` is its arrival unless the caller gives one: a Checker's
+    admission to a carrier (``services.checks``), where checks wait rather than
+    inside the limiter, ranks each by when its device's check began, so that a
+    device asking its second carrier goes ahead of the devices that came after
+    it. A limiter's slots and turn are gates too, in arrival order.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.inside = 0
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[int, int, int, asyncio.Future[None]]] = []
         self._arrivals = itertools.count()
 
     def locked(self) -> bool:
         return self.inside >= self.size or bool(self._waiting)
 
     @asynccontextmanager
-    async def enter(self, *, urgent: bool = False) -> AsyncIterator[None]:
+    async def enter(self, *, urgent: bool = False, rank: int | None = None) -> AsyncIterator[None]:
         if self.inside < self.size and not self._waiting:
             self.inside += 1
         else:
             admitted = asyncio.get_running_loop().create_future()
-            heapq.heappush(self._waiting, (0 if urgent else 1, next(self._arrivals), admitted))
+            arrival = next(self._arrivals)
+            place = (0 if urgent else 1, arrival if rank is None else rank, arrival, admitted)
+            heapq.heappush(self._waiting, place)
             try:
                 await admitted
             except asyncio.CancelledError:
@@ -508,7 +513,7 @@ class Gate:
 
     def _leave(self) -> None:
         while self._waiting:
-            _, _, waiting = heapq.heappop(self._waiting)
+            *_, waiting = heapq.heappop(self._waiting)
             if not waiting.done():
                 waiting.set_result(None)  # the place passes straight to the next
                 return
@@ -681,6 +686,12 @@ class RateLimiter:
         # The share granted the start knowing the time it was asked at, so only what
         # came after is lateness it could not see: the way back, a late wake-up here.
         if now - max(start, asked) > max(self._slack, _LATE_AFTER_S):
+            if not claim.shared:
+                # Alone at the share (nobody else claimed lately), a late answer costs
+                # what a late wake-up costs, as without a share: the plan moves by what
+                # the margin cannot catch up. Guarding the start (``extend``) would cost
+                # a round trip, and, with a database's trips, a third of all starts.
+                return max(start, now - self._slack)
             # The answer came back late (a slow database, a busy event loop): sent now,
             # the request could leave too close to a start claimed since by another
             # process. Unless nobody has claimed since, the start goes unused.

@@ -245,7 +245,7 @@ async def test_a_job_the_database_failed_is_resumed_not_failed(place: Fleetless)
     """A database that is briefly unreachable must not end a dealer's batch as failed."""
     async with place.hub() as hub:
         store = hub.store
-        real_write = store.put_job_result
+        real_write = store.put_job_results
         failures = []
 
         def flaky_write(*args: Any, **kwargs: Any) -> None:
@@ -254,7 +254,7 @@ async def test_a_job_the_database_failed_is_resumed_not_failed(place: Fleetless)
                 raise StorageError("could not save the job's result: server closed the connection")
             real_write(*args, **kwargs)
 
-        store.put_job_result = flaky_write  # type: ignore[method-assign]
+        store.put_job_results = flaky_write  # type: ignore[method-assign]
         async with place.jobs(hub) as jobs:
             dealer = store.create_dealer("A")
             batch, _ = await jobs.submit_batch(

@@ -142,12 +142,14 @@ async def test_an_interrupted_batch_resumes_without_asking_finished_rows_again(
             job, _ = await jobs.submit_batch(
                 dealer_id=dealer.id, input_name="stock.csv", data=batch_input(devices), fresh=True
             )
-            await until(lambda: len(hub.store.job_results(job.id)) >= 5)
+            # Rows are kept a few at a time: here the first (the model's first device,
+            # asked alone), then the others, which finish together.
+            await until(lambda: len(hub.store.job_results(job.id)) >= 1)
         # The runner stopped mid-run: the job waits, running, for the next start.
         stopped = job_now(hub, job)
         assert stopped.status is JobStatus.RUNNING
         kept = {r.row_number: r.updated_at for r in hub.store.job_results(job.id)}
-        assert 5 <= len(kept) < len(devices)
+        assert 1 <= len(kept) < len(devices)
         asked_before = await place.requests()
 
     machine = tmp_path / "second" if where == "another machine" else None

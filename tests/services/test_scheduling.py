@@ -66,6 +66,29 @@ async def test_admission_lets_an_urgent_check_ahead_then_keeps_arrival_order() -
     assert admission.inside == 0
 
 
+async def test_admission_serves_the_device_whose_check_began_first() -> None:
+    """A device asking its second carrier (rank 3) goes ahead of devices read after it."""
+    admission = Gate(1)
+    served: list[str] = []
+    release = asyncio.Event()
+
+    async def check(name: str, rank: int) -> None:
+        async with admission.enter(rank=rank):
+            served.append(name)
+            if name == "first":
+                await release.wait()
+
+    first = asyncio.create_task(check("first", 0))
+    await asyncio.sleep(0)
+    later = [asyncio.create_task(check(f"row-{n}", n)) for n in (10, 11)]
+    await asyncio.sleep(0)
+    second_carrier = asyncio.create_task(check("row-3", 3))
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(first, *later, second_carrier)
+    assert served == ["first", "row-3", "row-10", "row-11"]
+
+
 async def test_a_check_cancelled_while_waiting_gives_up_its_place() -> None:
     admission = Gate(1)
     served: list[str] = []

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,3 +170,54 @@ async def test_a_request_a_person_waits_for_goes_ahead_of_another_process_s_batc
         await asyncio.gather(*lined_up, return_exceptions=True)
     # Within about one interval, never behind the batch's queue (30 × 100 ms).
     assert max(waited) < 0.16, waited
+
+
+class LateAnswers:
+    """A process's share whose claims come back late every other time (a busy database or
+    event loop): 8 ms after the database answered, then at once."""
+
+    def __init__(self, pace: Any) -> None:
+        self.pace = pace
+        self.late = itertools.cycle([0.008, 0.0])
+        self.extends = 0
+
+    async def claim(self, *args: Any, **kwargs: Any) -> Any:
+        claim = await self.pace.claim(*args, **kwargs)
+        await asyncio.sleep(next(self.late))
+        return claim
+
+    async def extend(self, token: float, seconds: float) -> bool:
+        self.extends += 1
+        return bool(await self.pace.extend(token, seconds))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pace, name)
+
+
+async def test_a_process_alone_at_a_carrier_spends_no_round_trip_on_late_answers(
+    conninfo: str,
+) -> None:
+    """One worker running a batch: a late answer costs its lateness, not another trip.
+    Once a second process claims too, a late start is guarded again (``extend``)."""
+    alone = LateAnswers(FleetBudget(conninfo).pace(KEY))
+    limiter = RateLimiter(20, ledger=alone)
+    other = RateLimiter(20, ledger=FleetBudget(conninfo).pace(KEY))
+    try:
+        claim = await alone.pace.claim(0.05, 0.015, 0.0)
+        assert not claim.shared
+        for _ in range(20):
+            async with limiter.slot():
+                pass
+        assert alone.extends == 0
+
+        async with other.slot():
+            pass
+        for _ in range(20):
+            async with limiter.slot():
+                pass
+        assert alone.extends > 0
+        claim = await alone.pace.claim(0.05, 0.015, 0.0)
+        assert claim.shared
+    finally:
+        await limiter.aclose()
+        await other.aclose()

@@ -324,8 +324,15 @@ class _Run:
             self.summary.duplicate_rows += 1
             return self.pending[imei], row.imei
         reuse = not self.fresh or self.resumed_since is not None
+        # The device's place in the carriers' queues is its row's: a device that waits
+        # for its model's first answer keeps its place ahead of the rows read since.
         task = asyncio.create_task(
-            self._check(identity, _hint(row.hint), stored.get(imei, {}) if reuse else None)
+            self._check(
+                identity,
+                _hint(row.hint),
+                stored.get(imei, {}) if reuse else None,
+                self.checker.place(),
+            )
         )
         self.pending[imei] = task
         return task, row.imei
@@ -357,6 +364,7 @@ class _Run:
         identity: Identity,
         hint: Carrier | None,
         stored: Mapping[Carrier, StoredObservation] | None,
+        rank: int,
     ) -> DeviceReport:
         tac = tac_of(identity.value)
         probe = None
@@ -374,6 +382,7 @@ class _Run:
                 cached_since=self.resumed_since,
                 stored=stored,
                 urgent=probe is not None,
+                rank=rank,
                 any_seller=probe is not None and hint is None,
             )
             live = [r for r in report.results if r.source is Source.LIVE]

@@ -11,6 +11,7 @@ an error code; nothing that was not read from a carrier's page becomes a status.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import time
@@ -140,9 +141,12 @@ class _CarrierLine:
     ) -> None:
         self.adapter = adapter
         self.limiter = limiter
-        #: Checks waiting to ask this carrier wait here, in arrival order, rather than in
-        #: its limiter, so that a check others wait for (the first device of a model
-        #: nobody has seen: ``urgent``) can go ahead of a long queue instead of behind it.
+        #: Checks waiting to ask this carrier wait here rather than in its limiter, so
+        #: that a check others wait for (the first device of a model nobody has seen:
+        #: ``urgent``) can go ahead of a long queue instead of behind it, and the others
+        #: go in the order their devices' checks began: a device asking its second
+        #: carrier is not sent behind every device read since (in a bulk run, hundreds,
+        #: while its row holds back every later row's output).
         self.admission = Gate(limiter.concurrency)
         #: How long a pause lasts (None: for the rest of the run, as a CLI run wants).
         self.pause_s = pause_s
@@ -297,6 +301,8 @@ class Checker:
         #: Every observation goes through one writer, stored in batches.
         self._writer = ObservationWriter(store) if store is not None else None
         self._lines: dict[Carrier, _CarrierLine] = {}
+        #: Each check's place in the carriers' queues (``_CarrierLine.admission``).
+        self._ranks = itertools.count()
         # Every carrier of the one list, each with its adapter: a carrier without one
         # fails here, before any check starts (adapter_class raises LookupError).
         #: Limiters made here are closed here; shared ones by whoever shares them.
@@ -411,6 +417,7 @@ class Checker:
         cached_since: datetime | None = None,
         stored: Mapping[Carrier, StoredObservation] | None = None,
         urgent: bool = False,
+        rank: int | None = None,
         any_seller: bool = False,
     ) -> DeviceReport:
         """Check one device. An invalid input is reported, never sent anywhere.
@@ -420,6 +427,7 @@ class Checker:
         is what ``stored_answers`` found for this device, looked up by the caller
         for many devices at once (a bulk run's read-ahead). An ``urgent`` device
         (others wait for its answer) goes ahead of the others waiting for a carrier;
+        the others go by ``rank`` (``place()``; by default, taken as this call begins);
         with ``any_seller`` (nothing tells who sold it) one at a time asks next
         where the fewest checks wait, not in ``order``.
         ``order``
@@ -427,6 +435,8 @@ class Checker:
         another and stops at the first that has a record: fewest requests, for bulk
         runs; otherwise every carrier is asked at once.
         """
+        if rank is None:
+            rank = self.place()
         try:
             identity = parse(raw)
         except InvalidImei as err:
@@ -456,10 +466,15 @@ class Checker:
                 one_at_a_time=one_at_a_time,
                 run_id=run_id,
                 urgent=urgent,
+                rank=rank,
                 any_seller=any_seller,
             )
         )
         return device_report(raw, identity, results, supported)
+
+    def place(self) -> int:
+        """A place in the carriers' queues, after every place given before (``check(rank=)``)."""
+        return next(self._ranks)
 
     def _reuse_since(self, since: datetime | None) -> datetime | None:
         """From when a stored answer may be reused: the cache window, or a resumed run's start."""
@@ -498,6 +513,7 @@ class Checker:
         one_at_a_time: bool = False,
         run_id: int | None = None,
         urgent: bool = False,
+        rank: int = 0,
         any_seller: bool = False,
     ) -> dict[Carrier, CarrierResult]:
         """Ask ``carriers``; once the selling carrier answers, call off the rest.
@@ -520,7 +536,7 @@ class Checker:
                 line.queued += 1
                 try:
                     results[carrier] = await self._ask_one(
-                        carrier, identity, set(), run_id, urgent=urgent
+                        carrier, identity, set(), run_id, urgent=urgent, rank=rank
                     )
                 finally:
                     line.dequeue()
@@ -536,7 +552,7 @@ class Checker:
                 sent.add(carrier)
             line.queued += 1
             task = asyncio.create_task(
-                self._ask_one(carrier, identity, sent, run_id, urgent=urgent)
+                self._ask_one(carrier, identity, sent, run_id, urgent=urgent, rank=rank)
             )
             task.add_done_callback(line.dequeue)
             tasks[carrier] = task
@@ -578,6 +594,7 @@ class Checker:
         run_id: int | None,
         *,
         urgent: bool = False,
+        rank: int = 0,
     ) -> CarrierResult:
         """Ask one carrier, retrying what is worth retrying; store what was seen."""
         line = self._lines[carrier]
@@ -589,7 +606,7 @@ class Checker:
             if line.paused is not None:
                 return unknown(carrier, line.paused.code, detail=f"paused: {line.paused}")
             try:
-                async with line.admission.enter(urgent=urgent):
+                async with line.admission.enter(urgent=urgent, rank=rank):
                     observation = await line.adapter.check(imei)
             except asyncio.CancelledError:
                 raise

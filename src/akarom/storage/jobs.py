@@ -19,7 +19,7 @@ The ``Store`` methods are in ``repo`` (section "jobs"); the queries are here.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -386,19 +386,24 @@ def requeue(session: Session, job_key: str, dealer_id: int | None) -> StoredJob 
     return get(session, job_key, dealer_id)
 
 
-def put_result(
+def put_results(
     session: Session,
     job_id: int,
+    results: Sequence[tuple[int, str | None, Mapping[str, Any]]],
     *,
-    row_number: int,
-    imei: str | None,
-    result: Mapping[str, Any],
     at: datetime,
 ) -> None:
-    """Write one row's result; a row written before is replaced (the last write wins)."""
-    statement = _insert(session)(JobResult).values(
-        job_id=job_id, row_number=row_number, imei=imei, result=dict(result), updated_at=at
-    )
+    """Write rows' results (row number, IMEI, result); a row written before is replaced
+    (the last write wins, within ``results`` too)."""
+    # One statement may not touch a row twice (PostgreSQL refuses): the last of each row.
+    latest = {row_number: (imei, result) for row_number, imei, result in results}
+    if not latest:
+        return
+    values = [
+        {"job_id": job_id, "row_number": n, "imei": imei, "result": dict(result), "updated_at": at}
+        for n, (imei, result) in latest.items()
+    ]
+    statement = _insert(session)(JobResult).values(values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["job_id", "row_number"],

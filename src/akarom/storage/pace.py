@@ -13,6 +13,12 @@ windows and lets 20 requests leave at once; pyrate-limiter's GCRA polls and came
 out 4–7 % below the pace; this statement held 19.6 of 20 per second with no gap
 under 48 ms across three processes, as the file ledger does on one machine.
 
+**Alone or shared.** The row names the process that claimed last (``claimant``, a
+random id per process), and a claim is told whether another process claimed in the
+last few seconds (``PaceClaim.shared``), as the file ledger tells it: a worker alone
+at a carrier paces as one process does (``RateLimiter`` then skips the guards that
+only protect other processes' starts).
+
 **In flight.** A request holds one of ``concurrency`` session advisory locks for
 its carrier for as long as it is under way. The database frees them if the process
 dies, so a killed worker never keeps a slot.
@@ -33,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 
 from akarom.ratelimit import PaceClaim
@@ -50,6 +57,10 @@ _NOW = "extract(epoch FROM clock_timestamp())::float8"
 #: that start (the caller waits for it): a claim sent on time arrives a little early
 #: or late by its own transit, and a refusal would cost it a second round trip.
 _EARLY_S = 0.002
+
+#: A carrier counts as shared until this long after a claim by a process other than
+#: the one before (as ``ratelimit``'s file ledger counts it).
+_SHARED_FOR_S = 5.0
 
 _LEARNED = (
     f"CASE WHEN p.next_start < c.t - {_FORGET_LEARNED_AFTER_S} THEN 0.0 ELSE p.learned_interval END"
@@ -74,10 +85,14 @@ UPDATE carrier_pace AS p SET
         WHEN {_HELD} > c.t + %(early)s AND %(urgent)s
             THEN greatest(p.reserved_until, p.next_start + 0.5 * {_LEAST})
         WHEN %(urgent)s THEN 0.0
-        ELSE p.reserved_until END
+        ELSE p.reserved_until END,
+    claimant = %(me)s,
+    shared_until = CASE WHEN p.claimant NOT IN ('', %(me)s) THEN c.t + {_SHARED_FOR_S}
+                        ELSE p.shared_until END
 FROM (SELECT {_NOW} AS t) AS c
 WHERE p.key = %(key)s
-RETURNING p.last_start, p.next_start, p.reserved_until, p.last_t, p.learned_interval
+RETURNING p.last_start, p.next_start, p.reserved_until, p.last_t, p.learned_interval,
+    p.shared_until > p.last_t
 """  # noqa: S608
 _ENSURE_ROW = """
 INSERT INTO carrier_pace (key, next_start, learned_interval, last_start, last_t, reserved_until)
@@ -113,6 +128,8 @@ class FleetBudget:
 
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
+        #: This process, as the pace rows name their last claimant.
+        self.claimant = uuid.uuid4().hex
         self._connection: Any = None
         self._opening: asyncio.Lock | None = None
         self._users = 0
@@ -182,13 +199,14 @@ class PgPace:
             "late": late_by,
             "urgent": urgent,
             "early": _EARLY_S,
+            "me": self.budget.claimant,
         }
         row = await self._execute(_CLAIM, params)
-        last_start, next_start, reserved_until, now, learned = row
+        last_start, next_start, reserved_until, now, learned, shared = row
         if last_start is None:
             held = next_start if urgent else max(next_start, reserved_until)
-            return PaceClaim(None, max(0.0, held - now), learned, next_start)
-        return PaceClaim(last_start - (now - late_by), 0.0, learned, next_start)
+            return PaceClaim(None, max(0.0, held - now), learned, next_start, shared)
+        return PaceClaim(last_start - (now - late_by), 0.0, learned, next_start, shared)
 
     async def extend(self, token: float, seconds: float) -> bool:
         params = {"key": self.key, "token": token, "seconds": seconds}

@@ -101,6 +101,8 @@ _T = TypeVar("_T")
 
 _IMEI = re.compile(r"[0-9]{15}|[0-9A-F]{14}")
 _RECORD_STATUSES = tuple(status.value for status in Status if status.is_record)
+#: Job results written by one INSERT (SQLite binds at most 32,766 values per statement).
+_RESULTS_PER_STATEMENT = 500
 
 # The Core tables behind the models: the batch paths skip the ORM's unit of work.
 _OBSERVATIONS = Base.metadata.tables[Observation.__tablename__]
@@ -1278,12 +1280,22 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         at: datetime | None = None,
     ) -> None:
         """Write one row's result (JSON-serialisable); the last write of a row wins."""
+        self.put_job_results(job_id, [(row_number, imei, result)], at=at)
+
+    def put_job_results(
+        self,
+        job_id: int,
+        results: Sequence[tuple[int, str | None, Mapping[str, Any]]],
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        """Write rows' results (row number, IMEI, result) in one transaction."""
         at = at or datetime.now(UTC)
         _require_aware("at", at)
-        with self._writing("save the job's result") as session:
-            _jobs.put_result(
-                session, job_id, row_number=row_number, imei=imei, result=result, at=at
-            )
+        with self._writing("save the job's results") as session:
+            for start in range(0, len(results), _RESULTS_PER_STATEMENT):
+                chunk = results[start : start + _RESULTS_PER_STATEMENT]
+                _jobs.put_results(session, job_id, chunk, at=at)
 
     def job_results(
         self, job_id: int, *, after: int | None = None, limit: int | None = None

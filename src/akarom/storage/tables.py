@@ -454,7 +454,9 @@ class CarrierPace(Base):
     request at the carrier, ``learned_interval`` the least gap some process learned
     from refusals (0: none). ``last_start``/``last_t`` hold the last claim's answer,
     so that the same statement can return it; ``reserved_until`` keeps the next
-    start for a claimant a person is waiting for. ``key`` is ``<carrier>@<host>``.
+    start for a claimant a person is waiting for. ``claimant`` names the process that
+    claimed last, and ``shared_until`` says until when the carrier counts as shared (a
+    process other than the one before claimed). ``key`` is ``<carrier>@<host>``.
     """
 
     __tablename__ = "carrier_pace"
@@ -465,6 +467,8 @@ class CarrierPace(Base):
     last_start: Mapped[float | None] = mapped_column(Double)
     last_t: Mapped[float] = mapped_column(Double, default=0.0)
     reserved_until: Mapped[float] = mapped_column(Double, default=0.0)
+    claimant: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    shared_until: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
 
 
 class Worker(Base):
