@@ -108,6 +108,13 @@ def test_the_services_package_loads_nothing_until_asked(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+@pytest.mark.parametrize("module", ["akarom.storage.repo", "akarom.storage.jobs"])
+def test_a_storage_module_imported_first_imports_whole(module: str) -> None:
+    """The lazy package must not load ``Store`` while one of its own modules is loading."""
+    code = f"import {module}, akarom.storage\nassert akarom.storage.Store.__name__ == 'Store'\n"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
 def _akarom(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``python -m akarom`` as a separate process: through ``main`` and its fast exit."""
     return subprocess.run(

@@ -67,6 +67,7 @@ update that only one writer wins.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -75,6 +76,11 @@ else:  # hidden from type checkers, which then see exactly the names of _public
 
     def __getattr__(name: str) -> object:
         """``Store`` and the records, imported (with SQLAlchemy) when first asked for."""
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            # A submodule not imported yet (``from akarom.storage import jobs`` asks here
+            # first): Python imports it once this says no. Loading ``_public`` instead
+            # would import the module that asked, half-initialised, in a circle.
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         public = importlib.import_module("akarom.storage._public")
         if name not in public.__all__:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
