@@ -65,7 +65,9 @@ def _families() -> list[str]:
         for part in ("title", "body", *(r.value for r in Role))
     ]
     wanted += [
-        f"explain.term.{t}.{part}" for t in set(_TERMS.values()) for part in ("title", "body")
+        f"explain.term.{t}.{part}"
+        for t in sorted(set(_TERMS.values()))
+        for part in ("title", "body")
     ]
     return wanted
 
