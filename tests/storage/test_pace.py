@@ -62,7 +62,10 @@ async def test_three_processes_keep_one_pace(conninfo: str) -> None:
         await asyncio.gather(*(request(limiters[n % 3]) for n in range(45)))
     starts.sort()
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.045  # 50 ms apart, whichever process started each
+    # 50 ms apart, whichever process started each. A share that failed would let the
+    # three start together; a loaded machine (the suite runs in parallel) wakes a task a
+    # few ms late now and then, which shortens the gap after it as measured here.
+    assert min(gaps) >= 0.040
     in_any_second = max(sum(1 for t in starts if first <= t < first + 1.0) for first in starts)
     assert in_any_second <= 20
     assert 44 * 0.05 <= starts[-1] - starts[0] <= 44 * 0.05 * 1.15  # and not much slower
