@@ -239,10 +239,12 @@ def test_a_killed_bulk_run_resumes_without_asking_twice(tmp_path) -> None:
             "GROUP BY imei, carrier HAVING COUNT(*) > 1"
         ).fetchall()
     assert twice == []
-    # Every one of the 120 devices is nobody's, so each was asked at Rakuten. A request
-    # still in flight when the process died (at most AKAROM_CONCURRENCY=2) had no
-    # answer to keep, and is the only kind asked again.
-    assert 120 <= stats["rakuten"]["requests"] <= 122
+    # Every one of the 120 devices is nobody's, so each was asked at Rakuten. Only an
+    # answer the dead process had not kept is asked again: a request still in flight
+    # (at most AKAROM_CONCURRENCY=2), or an answer waiting for the batch being committed
+    # (services._writer; at 30 requests/s, a slow commit on a loaded machine holds one
+    # or two more).
+    assert 120 <= stats["rakuten"]["requests"] <= 126
 
 
 def _rows_done(database: Path) -> int:
