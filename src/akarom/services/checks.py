@@ -513,7 +513,7 @@ class Checker:
         one_at_a_time: bool = False,
         run_id: int | None = None,
         urgent: bool = False,
-        rank: int = 0,
+        rank: int,
         any_seller: bool = False,
     ) -> dict[Carrier, CarrierResult]:
         """Ask ``carriers``; once the selling carrier answers, call off the rest.
@@ -594,7 +594,7 @@ class Checker:
         run_id: int | None,
         *,
         urgent: bool = False,
-        rank: int = 0,
+        rank: int,
     ) -> CarrierResult:
         """Ask one carrier, retrying what is worth retrying; store what was seen."""
         line = self._lines[carrier]

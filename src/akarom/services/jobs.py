@@ -458,7 +458,6 @@ class _BatchRows:
     async def settle(self) -> None:
         """However the batch ends: wait for the rows being kept, then keep the rest."""
         if self.writing is not None:
-            await asyncio.wait([self.writing[0]])
             await self._kept()
         if self.unkept:
             self._keep()
