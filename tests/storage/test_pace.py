@@ -68,7 +68,10 @@ async def test_three_processes_keep_one_pace(conninfo: str) -> None:
     assert min(gaps) >= 0.040
     in_any_second = max(sum(1 for t in starts if first <= t < first + 1.0) for first in starts)
     assert in_any_second <= 20
-    assert 44 * 0.05 <= starts[-1] - starts[0] <= 44 * 0.05 * 1.15  # and not much slower
+    # And not much slower: a share that made each process wait its own interval too would
+    # take 3 × as long. A loaded machine's late wake-ups add up here (a late claim cannot be
+    # pulled back while others share the carrier): 1.17 × was measured under a parallel suite.
+    assert 44 * 0.05 <= starts[-1] - starts[0] <= 44 * 0.05 * 1.5
 
 
 async def test_requests_in_flight_are_capped_across_processes(conninfo: str) -> None:
