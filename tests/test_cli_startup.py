@@ -108,6 +108,18 @@ def test_the_services_package_loads_nothing_until_asked(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+def test_what_sends_a_bulk_runs_requests_loads_without_sqlalchemy() -> None:
+    """A bulk run's first requests leave while the store opens in another thread
+    (``OpeningStore``): only if sending them does not import SQLAlchemy first."""
+    code = (
+        "import sys\n"
+        "import akarom.services.bulk, akarom.services.checks, akarom.services.database\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
 @pytest.mark.parametrize("module", ["akarom.storage.repo", "akarom.storage.jobs"])
 def test_a_storage_module_imported_first_imports_whole(module: str) -> None:
     """The lazy package must not load ``Store`` while one of its own modules is loading."""

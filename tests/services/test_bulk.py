@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import hashlib
+import threading
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from akarom.domain import Source
+from akarom.config import Settings
+from akarom.domain import Carrier, CarrierResult, Source, Status
+from akarom.errors import StorageError
+from akarom.services import database
 from akarom.services.bulk import TableError, run_bulk
+from akarom.services.database import OpeningStore
+from akarom.storage import NewObservation, Store
 from tests.services.conftest import (
     OK_AT_DOCOMO,
     PENDING_AT_SOFTBANK,
@@ -176,3 +186,110 @@ async def test_a_blocked_carrier_is_paused_for_the_rest_of_the_run(sandboxed, st
     paused = next(r for r in later.results if r.carrier.value == "au")
     assert paused.error == "blocked"
     assert "paused" in (paused.detail or "")
+
+
+async def _asked(admin, *, at_least: int) -> dict[str, dict[str, int]]:
+    """The sandbox's counters once it has received ``at_least`` requests (5 s at most)."""
+    for _ in range(500):
+        stats = (await admin.get("/_sandbox/stats")).json()["carriers"]
+        if sum(c["requests"] for c in stats.values()) >= at_least:
+            break
+        await asyncio.sleep(0.01)
+    return stats
+
+
+@pytest.fixture
+def held_open(tmp_path, monkeypatch):
+    """An installed akarom's database (at this schema) whose opening waits for the test.
+
+    Yields the ``OpeningStore`` of a bulk run and the event that lets it open, as if
+    SQLAlchemy were still importing.
+    """
+    data = tmp_path / "data"
+    with Store.open(None, data) as existing:  # answered yesterday evening: reusable today
+        existing.record(
+            NewObservation.from_result(
+                OK_AT_DOCOMO,
+                CarrierResult(
+                    Carrier.DOCOMO, Status.OK, checked_at=datetime.now(UTC) - timedelta(hours=1)
+                ),
+            )
+        )
+    may_open = threading.Event()
+    failure: list[Exception] = []  # what opening raises, if a test wants it to fail
+
+    def open_when_allowed(settings: Settings) -> Store:
+        may_open.wait(30)
+        if failure:
+            raise failure[0]
+        return Store.open(None, data)
+
+    monkeypatch.setattr(database, "open_store", open_when_allowed)
+    opening = OpeningStore.begin(Settings.from_env({"AKAROM_DATA_DIR": str(data)}))
+    assert opening is not None
+    with opening:
+        yield cast("Store", opening), may_open, failure
+        may_open.set()  # however the test ended
+
+
+async def test_a_new_run_asks_the_carriers_while_the_database_is_still_opening(
+    sandboxed, held_open, tmp_path
+) -> None:
+    store, may_open, _ = held_open
+    imeis = [OK_AT_DOCOMO, PENDING_AT_SOFTBANK, RESTRICTED_AT_AU, UNREGISTERED]
+    source, report = tmp_path / "in.csv", tmp_path / "out.csv"
+    write_cp932(source, [[f"C-{n}", imei, "", ""] for n, imei in enumerate(imeis, 1)])
+    async with sandboxed(store=store) as (checker, admin):
+        run = asyncio.create_task(run_bulk(checker, store, source, report))
+        stats = await _asked(admin, at_least=3)
+        # The carriers are asked before the database is open; nothing is reported yet,
+        # since no answer is reported before it is stored.
+        assert sum(c["requests"] for c in stats.values()) >= 3
+        assert not run.done()
+        assert not report.exists()
+        may_open.set()
+        summary = await run
+    rows = read_report(report)
+    assert [row["verdict"] for row in rows] == ["clear", "caution", "red", "clear"]
+    # The answer stored before the run was read from the file while it opened: not asked.
+    assert summary.cached_answers == 1
+    assert rows[0]["docomo"] == "○"
+    with Store.open(None, tmp_path / "data") as opened:
+        before_the_run = opened.history(OK_AT_DOCOMO)
+        asked = [o for imei in imeis[1:] for o in opened.history(imei)]
+        left_to_resume = opened.find_run(
+            input_sha256=hashlib.sha256(source.read_bytes()).hexdigest(),
+            output_name=str(report.resolve()),
+        )
+    assert [o.run_id for o in before_the_run] == [None]
+    # Every answer of the run is stored, with the run's id, and the run is finished.
+    assert len(asked) == summary.carrier_checks
+    assert summary.run_id is not None
+    assert all(o.run_id == summary.run_id for o in asked)
+    assert left_to_resume is None
+
+
+async def test_a_database_that_fails_to_open_fails_the_run_and_reports_nothing(
+    sandboxed, held_open, tmp_path
+) -> None:
+    store, may_open, failure = held_open
+    source, report = tmp_path / "in.csv", tmp_path / "out.csv"
+    write_cp932(source, [["D-1", RESTRICTED_AT_AU, "", ""], ["D-2", PENDING_AT_SOFTBANK, "", ""]])
+    failure.append(StorageError("the database is locked"))
+    async with sandboxed(store=store) as (checker, admin):
+        run = asyncio.create_task(run_bulk(checker, store, source, report))
+        await _asked(admin, at_least=1)
+        may_open.set()
+        with pytest.raises(ExceptionGroup) as raised:
+            await run
+    assert raised.group_contains(StorageError)
+    assert not report.exists()  # an answer that was not stored is never reported
+
+
+def test_only_a_database_read_without_sqlalchemy_opens_behind_the_first_checks(tmp_path) -> None:
+    """No file yet (the first command creates it), or a server: the run opens it first."""
+    data = {"AKAROM_DATA_DIR": str(tmp_path / "data")}
+    assert OpeningStore.begin(Settings.from_env(data)) is None
+    assert not (tmp_path / "data").exists()
+    server = {**data, "AKAROM_DATABASE_URL": "postgresql+psycopg://akarom@db.example/akarom"}
+    assert OpeningStore.begin(Settings.from_env(server)) is None

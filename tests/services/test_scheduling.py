@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import math
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,12 @@ from typing import Any
 import pytest
 from stdnum import luhn
 
-from akarom.domain import Carrier, Source
+from akarom.domain import Carrier, Source, Status, Verdict
 from akarom.errors import StorageError
 from akarom.ratelimit import Gate
 from akarom.services.bulk import run_bulk
 from akarom.storage import Store
+from tests.services.conftest import RESTRICTED_AT_AU
 
 HEADER = ["管理番号", "製造番号", "キャリア"]
 
@@ -249,6 +251,87 @@ async def test_a_database_that_fails_mid_run_fails_the_check_not_the_evidence(
     async with sandboxed(store=store) as (checker, _):
         with pytest.raises(StorageError):
             await checker.check("352099001761481")
+
+
+# --- Asking on while answers are stored -----------------------------------------------
+
+
+@pytest.fixture
+def slow_disk(store, monkeypatch) -> threading.Event:
+    """The store keeps nothing until the test sets the event (a store still opening)."""
+    release = threading.Event()
+    record_many = store.record_many
+
+    def when_released(*args: Any, **kwargs: Any) -> Any:
+        release.wait(10)
+        return record_many(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record_many", when_released)
+    yield release
+    release.set()
+
+
+async def _requests(admin: Any, *, at_least: int) -> dict[str, int]:
+    """Requests per carrier, once the sandbox has had ``at_least`` of them (5 s at most)."""
+    for _ in range(500):
+        stats = (await admin.get("/_sandbox/stats")).json()["carriers"]
+        counts = {carrier: c["requests"] for carrier, c in stats.items()}
+        if sum(counts.values()) >= at_least:
+            break
+        await asyncio.sleep(0.01)
+    return counts
+
+
+async def test_the_next_carrier_is_asked_while_the_last_answer_is_stored(
+    sandboxed, store, slow_disk
+) -> None:
+    """One carrier at a time, as bulk asks: a page that says "not ours" sends the device
+    on at once; the report still waits until every answer is stored."""
+    order = [Carrier.DOCOMO, Carrier.SOFTBANK, Carrier.RAKUTEN, Carrier.AU]
+    async with sandboxed(store=store) as (checker, admin):
+        checking = asyncio.create_task(
+            checker.check(RESTRICTED_AT_AU, order=order, one_at_a_time=True)
+        )
+        counts = await _requests(admin, at_least=5)  # au's form page, then its answer
+        assert all(counts[carrier.value] >= 1 for carrier in order)
+        assert not checking.done()
+        slow_disk.set()
+        report = await checking
+    assert report.verdict is Verdict.RED
+    assert [r.status for r in report.results if r.carrier is Carrier.AU] == [Status.RESTRICTED]
+    assert all(r.evidence for r in report.results)  # each answer stored with its pages
+
+
+async def test_a_models_devices_go_once_its_first_page_names_the_seller(
+    sandboxed, store, slow_disk, tmp_path
+) -> None:
+    """The first au phone of a model nobody has seen is asked alone; once au's page says
+    ○, the others go to au without waiting for that answer to be stored."""
+    devices = imeis_of_model("35990707", 6)
+    source, report = tmp_path / "in.csv", tmp_path / "out.csv"
+    write_sheet(source, [(imei, "") for imei in devices])
+    async with sandboxed(store=store, devices={i: {"au": "ok"} for i in devices}) as (checker, _):
+        read_at_au: set[str] = set()
+        au = checker.adapter(Carrier.AU)
+        ask_au = au.check
+
+        async def spied(imei: str) -> Any:
+            observation = await ask_au(imei)
+            read_at_au.add(imei)
+            return observation
+
+        au.check = spied  # type: ignore[method-assign]
+        run = asyncio.create_task(run_bulk(checker, store, source, report))
+        for _ in range(500):
+            if len(read_at_au) == len(devices):
+                break
+            await asyncio.sleep(0.01)
+        assert read_at_au == set(devices)  # every page read, no answer stored yet
+        assert not run.done()
+        slow_disk.set()
+        summary = await run
+    assert [row["au"] for row in read_report(report)] == ["○"] * 6
+    assert summary.carrier_checks - 6 <= 3  # only the first device asked the wrong carriers
 
 
 # --- A limit set above what the site allows ----------------------------------------------

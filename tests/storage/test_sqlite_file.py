@@ -1,11 +1,13 @@
 """Stored answers read without SQLAlchemy are exactly the answers ``Store`` reads, or none.
 
-``latest_answers`` is what a repeated ``akarom check`` reads its answers with. A
-difference from ``Store.latest_many`` would be a different verdict for the same
-device, so Hypothesis holds the two together on any set of observations and any
-``since`` (at, just before and just after a stored moment, in any time zone); and
-whenever the file is not one this akarom can be sure of, the answer is None (the
-command then goes through ``Store``), and the file is left as it was.
+``latest_answers`` is what a repeated ``akarom check`` reads its answers with, and a
+bulk run its first rows' while the store opens. A difference from
+``Store.latest_many`` would be a different verdict for the same device, so
+Hypothesis holds the two together on any set of observations and any ``since`` (at,
+just before and just after a stored moment, in any time zone); the carriers' counts
+a bulk run starts from (which carrier to ask first) likewise. Whenever the file is
+not one this akarom can be sure of, the answer is None (the command then goes
+through ``Store``), and the file is left as it was.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from hypothesis import strategies as st
 from akarom.domain import Carrier, Source, Status
 from akarom.storage import NewObservation, Store
 from akarom.storage.revisions import head_revision
-from akarom.storage.sqlite_file import SQLITE_FILENAME, latest_answers
+from akarom.storage.sqlite_file import (
+    SQLITE_FILENAME,
+    carrier_counts_for_tacs,
+    carrier_totals,
+    latest_answers,
+    readable,
+)
 from tests.storage.helpers import IMEI, T0, observation
 
 _examples = itertools.count(1)
@@ -99,6 +107,26 @@ def test_the_answers_read_without_sqlalchemy_are_the_stores(
     assert list(read) == list(dict.fromkeys(asked))
 
 
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(drawn=_observations())
+def test_the_carriers_counts_read_without_sqlalchemy_are_the_stores(
+    sqlite_store: Store, tmp_path: Path, drawn: tuple[list[str], list[NewObservation]]
+) -> None:
+    devices, items = drawn
+    sqlite_store.record_many([(new, []) for new in items])
+    path = tmp_path / "data" / SQLITE_FILENAME
+    # This example's model, one never seen, an earlier example's, one asked twice.
+    tacs = [devices[0][:8], "49015420", "80000010", devices[0][:8]]
+
+    assert carrier_totals(path) == sqlite_store.carrier_totals()
+    assert carrier_counts_for_tacs(path, tacs) == sqlite_store.carrier_counts_for_tacs(tacs)
+    assert list(carrier_counts_for_tacs(path, tacs) or {}) == list(dict.fromkeys(tacs))
+
+
 def test_a_row_of_a_carrier_this_version_does_not_know_is_skipped_as_store_skips_it(
     sqlite_store: Store, tmp_path: Path
 ) -> None:
@@ -115,11 +143,16 @@ def test_a_row_of_a_carrier_this_version_does_not_know_is_skipped_as_store_skips
     assert read == sqlite_store.latest_many([IMEI], since=since)
     assert read is not None
     assert list(read[IMEI]) == [Carrier.DOCOMO]
+    assert carrier_totals(path) == sqlite_store.carrier_totals()
+    assert carrier_counts_for_tacs(path, [IMEI[:8]]) == sqlite_store.carrier_counts_for_tacs(
+        [IMEI[:8]]
+    )
 
 
 def test_no_database_yet_is_no_answer_and_no_file(tmp_path: Path) -> None:
     path = tmp_path / "data" / SQLITE_FILENAME
     assert latest_answers(path, [IMEI], since=T0) is None
+    assert not readable(path)
     assert not path.parent.exists()
 
 
@@ -154,10 +187,37 @@ def test_a_database_this_akarom_cannot_be_sure_of_is_no_answer(
     assert path.read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE alembic_version SET version_num = '0001'",
+        "UPDATE alembic_version SET version_num = 'ffffffffffff'",
+        "DROP TABLE alembic_version",
+        "DROP TABLE observations",
+    ],
+)
+def test_counts_from_a_database_this_akarom_cannot_be_sure_of_are_no_answer(
+    sqlite_store: Store, tmp_path: Path, change: str
+) -> None:
+    sqlite_store.record(observation(IMEI, Carrier.AU, Status.RESTRICTED))
+    path = tmp_path / "data" / SQLITE_FILENAME
+    assert carrier_totals(path) == sqlite_store.carrier_totals()
+    assert readable(path)
+    with sqlite3.connect(path) as connection:
+        connection.execute(change)
+    before = path.read_bytes()
+
+    assert readable(path) is (change == "DROP TABLE observations")  # stamped right, yet no rows
+    assert carrier_totals(path) is None
+    assert carrier_counts_for_tacs(path, [IMEI[:8]]) is None
+    assert path.read_bytes() == before
+
+
 def test_a_file_that_is_not_a_database_is_no_answer(tmp_path: Path) -> None:
     path = tmp_path / SQLITE_FILENAME
     path.write_bytes(b"not a database at all" * 100)
     assert latest_answers(path, [IMEI], since=T0) is None
+    assert carrier_totals(path) is None
     assert path.read_bytes() == b"not a database at all" * 100
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from akarom.storage import Store
+if TYPE_CHECKING:
+    from akarom.storage import Store
 
 __all__ = ["read"]
 

@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from akarom.storage import NewObservation, NewPage, Store, StoredObservation
+from akarom.storage.observations import StoredObservation
+from akarom.storage.records import NewObservation, NewPage
+
+if TYPE_CHECKING:
+    from akarom.storage import Store
 
 __all__ = ["ObservationWriter"]
 

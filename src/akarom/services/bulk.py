@@ -17,6 +17,7 @@ No carrier is asked twice for a finished row.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from akarom.domain import JST, Carrier, Source, Status, Verdict, resolve_carrier
 from akarom.errors import InvalidImei
@@ -36,7 +37,11 @@ from akarom.services.checks import Checker
 from akarom.services.device_reports import DeviceReport
 from akarom.services.inference import TacLearner
 from akarom.services.reports import ADVICE_COLUMNS, advice_cells, invalid_message, result_reason
-from akarom.storage import Store, StoredObservation, StoredRow, StoredRun, tac_of
+from akarom.storage.observations import StoredObservation
+from akarom.storage.records import StoredRow, StoredRun, tac_of
+
+if TYPE_CHECKING:
+    from akarom.storage import Store
 from akarom.tabular import InputRow, Table, TableError, open_output, open_table
 from akarom.texts import Lang
 
@@ -82,7 +87,9 @@ class BulkSummary:
     """What a run did: every row's verdict, and where the answers came from."""
 
     output: Path
-    run_id: int
+    #: The run's row in the database (None only while it is being written: a run's
+    #: first checks go out before).
+    run_id: int | None = None
     rows: int = 0
     verdicts: Counter[str] = field(default_factory=Counter)
     resumed_rows: int = 0
@@ -160,16 +167,8 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _prepare(
-    store: Store,
-    input_path: Path,
-    output_path: Path,
-    column: str | None,
-    resume: bool,
-    options: dict[str, Any],
-    run_name: str | None = None,
-) -> tuple[Table, int, StoredRun, bool]:
-    """Open the input (its errors come before any request), count it, find or start the run."""
+def _open_input(input_path: Path, output_path: Path, column: str | None) -> tuple[Table, int]:
+    """Open the input and count its rows: its errors come before any request."""
     if output_path.resolve() == input_path.resolve():
         raise TableError(
             "the report would overwrite the input; choose another -o",
@@ -178,27 +177,48 @@ def _prepare(
         )
     table = open_table(input_path, column=column)
     try:
-        total = sum(1 for _ in table.rows())
-        input_sha256 = _file_sha256(input_path)
-        output_name = run_name or str(output_path.resolve())
-        previous = store.find_run(input_sha256=input_sha256, output_name=output_name)
-        if resume and previous is not None:
-            logger.info("resuming run %d of %s", previous.id, input_path)
-            return table, total, previous, True
-        if resume:
-            logger.warning(
-                "no interrupted run of %s into %s: starting anew", input_path, output_path
-            )
-        run = store.start_run(
-            input_name=input_path.name,
-            input_sha256=input_sha256,
-            output_name=output_name,
-            options=options,
-        )
-        return table, total, run, False
+        return table, sum(1 for _ in table.rows())
     except BaseException:
         table.close()
         raise
+
+
+def _find_or_start_run(
+    store: Store,
+    input_path: Path,
+    output_path: Path,
+    run_name: str | None,
+    resume: bool,
+    options: dict[str, Any],
+) -> tuple[StoredRun, bool]:
+    """The interrupted run to resume (and True), or a new run's row (and False)."""
+    input_sha256 = _file_sha256(input_path)
+    output_name = run_name or str(output_path.resolve())
+    previous = None
+    if resume:
+        previous = store.find_run(input_sha256=input_sha256, output_name=output_name)
+    if previous is not None:
+        logger.info("resuming run %d of %s", previous.id, input_path)
+        return previous, True
+    if resume:
+        logger.warning("no interrupted run of %s into %s: starting anew", input_path, output_name)
+    run = store.start_run(
+        input_name=input_path.name,
+        input_sha256=input_sha256,
+        output_name=output_name,
+        options=options,
+    )
+    return run, False
+
+
+async def _id_of(starting: Awaitable[tuple[StoredRun, bool]]) -> int:
+    run, _ = await starting
+    return run.id
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _share_the_loop(done: int) -> None:
@@ -253,7 +273,7 @@ class _Run:
         checker: Checker,
         store: Store,
         *,
-        run_id: int,
+        run_id: asyncio.Future[int],
         resumed_since: datetime | None,
         all_carriers: bool,
         fresh: bool,
@@ -368,6 +388,7 @@ class _Run:
     ) -> DeviceReport:
         tac = tac_of(identity.value)
         probe = None
+        named: list[Carrier] = []  # the seller a probe's page named, before it was stored
         try:
             if not stored:  # a device answered from storage teaches nothing new: no turn
                 probe = await self._probe_turn(tac)
@@ -384,6 +405,11 @@ class _Run:
                 urgent=probe is not None,
                 rank=rank,
                 any_seller=probe is not None and hint is None,
+                on_read=(
+                    functools.partial(self._probe_read, tac, named)
+                    if probe is not None and tac is not None
+                    else None
+                ),
             )
             live = [r for r in report.results if r.source is Source.LIVE]
             self.summary.devices_checked += 1
@@ -391,8 +417,10 @@ class _Run:
             self.summary.cached_answers += sum(
                 1 for r in report.results if r.source is Source.CACHE
             )
-            if report.origin_carrier is not None and any(
-                r.carrier is report.origin_carrier for r in live
+            if (
+                report.origin_carrier is not None
+                and not named  # claimed when its page was read
+                and any(r.carrier is report.origin_carrier for r in live)
             ):
                 self.learner.claim(tac, report.origin_carrier)
             self.recent[identity.value] = report
@@ -401,10 +429,22 @@ class _Run:
             return report
         finally:
             if probe is not None and tac is not None:
-                self.probed.add(tac)
-                del self.probing[tac]
-                probe.set()
+                self._probed(tac)
             self.pending.pop(identity.value, None)
+
+    def _probe_read(self, tac: str, named: list[Carrier], carrier: Carrier, status: Status) -> None:
+        """A probe's page named its seller: the rest of the model goes now, while the
+        answer is stored (at a run's start, the store may still be opening)."""
+        if status.is_record and not named:
+            named.append(carrier)
+            self.learner.claim(tac, carrier)
+            self._probed(tac)
+
+    def _probed(self, tac: str) -> None:
+        """The model's first device has its answer (or has none): the rest may go."""
+        self.probed.add(tac)
+        if (event := self.probing.pop(tac, None)) is not None:
+            event.set()
 
     async def finished(self, row: InputRow, cells: dict[str, str]) -> None:
         self.unsaved.append((row.number, cells["imei_normalized"] or None, cells))
@@ -418,7 +458,8 @@ class _Run:
         rows, self.unsaved = self.unsaved, []
         self.last_save = time.monotonic()
         if rows:
-            await asyncio.to_thread(self.store.record_rows, run_id=self.run_id, rows=rows)
+            run_id = await asyncio.shield(self.run_id)
+            await asyncio.to_thread(self.store.record_rows, run_id=run_id, rows=rows)
 
 
 async def run_bulk(
@@ -451,23 +492,33 @@ async def run_bulk(
     The report appears at ``output_path`` only when every row is written.
     """
     began = time.monotonic()
-    table, total, run, resumed = await asyncio.to_thread(
-        _prepare,
-        store,
-        input_path,
-        output_path,
-        column,
-        resume,
-        {"column": column, "all_carriers": all_carriers, "fresh": fresh},
-        run_name,
-    )
+    table, total = await asyncio.to_thread(_open_input, input_path, output_path, column)
     with table:
-        summary = BulkSummary(output=output_path, run_id=run.id)
+        starting = asyncio.ensure_future(
+            asyncio.to_thread(
+                _find_or_start_run,
+                store,
+                input_path,
+                output_path,
+                run_name,
+                resume,
+                {"column": column, "all_carriers": all_carriers, "fresh": fresh},
+            )
+        )
+        # A resumed run's finished rows and moment come first. A new run's row is written
+        # while its first checks go out (the store may still be opening: OpeningStore);
+        # each check waits for the run's id only to store its answer.
+        run, resumed = await starting if resume else (None, False)
+        run_id = asyncio.ensure_future(_id_of(starting))
+        # Its error reaches the run through the first await that needs the id; a run
+        # that failed before any did has its own error to report, not this one.
+        run_id.add_done_callback(_seen)
+        summary = BulkSummary(output=output_path)
         state = _Run(
             checker,
             store,
-            run_id=run.id,
-            resumed_since=run.created_at if resumed else None,
+            run_id=run_id,
+            resumed_since=run.created_at if run is not None and resumed else None,
             all_carriers=all_carriers,
             fresh=fresh,
             lang=lang,
@@ -476,7 +527,9 @@ async def run_bulk(
         await state.start()
         if on_progress is not None:
             on_progress(0, total)  # the bar knows its length before the first row is back
-        finished = _Finished(store.iter_finished_rows(run.id))
+        finished = _Finished(
+            store.iter_finished_rows(run.id) if run is not None and resumed else iter(())
+        )
         # (row, its cells or an awaitable of them, whether it comes back from the database).
         # Its bound is the read-ahead: rows being checked or waiting to be written.
         queue: asyncio.Queue[tuple[InputRow, Any, bool] | None] = asyncio.Queue(maxsize=read_ahead)
@@ -549,7 +602,8 @@ async def run_bulk(
             await checker.flush()
             await state.save()
         writer.close()
-    await asyncio.to_thread(store.finish_run, run.id)
+    summary.run_id = await run_id
+    await asyncio.to_thread(store.finish_run, summary.run_id)
     summary.paused = checker.paused
     summary.elapsed_s = time.monotonic() - began
     return summary

@@ -36,19 +36,21 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from akarom.carriers import CaptchaChallenge, adapter_class, symbol_status
 from akarom.carriers._symbols import BLANKS
 from akarom.domain import Carrier
 from akarom.errors import AkaromError
-from akarom.storage import (
+from akarom.storage.records import (
     ChallengeKind,
     ChallengeStatus,
     NewChallenge,
-    Store,
     StoredChallenge,
 )
+
+if TYPE_CHECKING:
+    from akarom.storage import Store
 
 __all__ = [
     "DEFAULT_PATIENCE",

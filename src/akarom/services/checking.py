@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from akarom.config import Settings
 from akarom.domain import Carrier, Verdict
@@ -274,10 +274,15 @@ async def check_table(
     if request.role is not None:
         rules = request.rules if request.rules is not None else load_advice_rules(settings)
         advice = RowAdvice(rules, request.role, request.on or today_in_japan(), request.lang)
-    from akarom.services.checks import Checker
-    from akarom.services.database import open_store
+    from akarom.services.database import OpeningStore, open_store
 
-    with open_store(settings) as store:
+    # A new run's first requests go out while the store opens (imports SQLAlchemy); a
+    # resumed run reads its finished rows from the store first.
+    opening = None if request.resume else OpeningStore.begin(settings)
+    from akarom.services.checks import Checker
+
+    # The stand-in offers every Store method a run and its Checker call (``OpeningStore``).
+    with cast("Store", opening) if opening is not None else open_store(settings) as store:
         async with Checker(settings, store=store) as checker:
             return await run_bulk(
                 checker,

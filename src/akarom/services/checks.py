@@ -11,6 +11,7 @@ an error code; nothing that was not read from a carrier's page becomes a status.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import random
@@ -22,6 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -58,8 +60,12 @@ from akarom.services.device_reports import (
     still_to_ask,
     unknown,
 )
-from akarom.storage import NewObservation, NewPage, Store, StoredObservation
+from akarom.storage.observations import StoredObservation
 from akarom.storage.pace import FleetBudget, libpq_url
+from akarom.storage.records import NewObservation, NewPage
+
+if TYPE_CHECKING:
+    from akarom.storage import Store
 
 __all__ = [
     "ON_RESULT",
@@ -76,6 +82,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 UNSUPPORTED = "unsupported"
+
+#: The bulk run a check belongs to: its id, or the id to come while the run's row is
+#: being written (a run's first checks go out before; each waits only to store).
+RunId = int | asyncio.Future[int] | None
+
+#: Told a carrier and the status read from its page as soon as it is read, before the
+#: answer is stored: for deciding what to ask next, never for telling anyone (answers
+#: reach people stored first).
+PageRead = Callable[[Carrier, Status], None]
 
 #: Called with each carrier's answer as it arrives (cached ones first), in the context
 #: of the ``check`` that set it: a web page shows the answers one by one.
@@ -413,12 +428,13 @@ class Checker:
         fresh: bool = False,
         order: Sequence[Carrier] | None = None,
         one_at_a_time: bool = False,
-        run_id: int | None = None,
+        run_id: RunId = None,
         cached_since: datetime | None = None,
         stored: Mapping[Carrier, StoredObservation] | None = None,
         urgent: bool = False,
         rank: int | None = None,
         any_seller: bool = False,
+        on_read: PageRead | None = None,
     ) -> DeviceReport:
         """Check one device. An invalid input is reported, never sent anywhere.
 
@@ -433,7 +449,8 @@ class Checker:
         ``order``
         (most likely seller first) with ``one_at_a_time`` asks one carrier after
         another and stops at the first that has a record: fewest requests, for bulk
-        runs; otherwise every carrier is asked at once.
+        runs; otherwise every carrier is asked at once. ``on_read`` is told each status
+        read from a carrier's page before the answer is stored (see ``PageRead``).
         """
         if rank is None:
             rank = self.place()
@@ -468,6 +485,7 @@ class Checker:
                 urgent=urgent,
                 rank=rank,
                 any_seller=any_seller,
+                on_read=on_read,
             )
         )
         return device_report(raw, identity, results, supported)
@@ -511,10 +529,11 @@ class Checker:
         all_carriers: bool,
         *,
         one_at_a_time: bool = False,
-        run_id: int | None = None,
+        run_id: RunId = None,
         urgent: bool = False,
         rank: int,
         any_seller: bool = False,
+        on_read: PageRead | None = None,
     ) -> dict[Carrier, CarrierResult]:
         """Ask ``carriers``; once the selling carrier answers, call off the rest.
 
@@ -523,25 +542,18 @@ class Checker:
         answer or its failure part of the record, so the verdict does not depend on
         which came first. One at a time: in the given order, until a record.
         """
-        results: dict[Carrier, CarrierResult] = {}
         if one_at_a_time:
-            remaining = list(carriers)
-            while remaining:
-                carrier = self._shortest_queue(remaining) if any_seller else remaining[0]
-                remaining.remove(carrier)
-                if any(r.status.is_record for r in results.values()) and not all_carriers:
-                    results[carrier] = unknown(carrier, SKIPPED)
-                    continue
-                line = self._lines[carrier]
-                line.queued += 1
-                try:
-                    results[carrier] = await self._ask_one(
-                        carrier, identity, set(), run_id, urgent=urgent, rank=rank
-                    )
-                finally:
-                    line.dequeue()
-                self._announce(results[carrier])
-            return results
+            return await self._ask_in_turn(
+                identity,
+                carriers,
+                all_carriers,
+                run_id=run_id,
+                urgent=urgent,
+                rank=rank,
+                any_seller=any_seller,
+                on_read=on_read,
+            )
+        results: dict[Carrier, CarrierResult] = {}
         # A carrier nobody else is waiting for is as good as asked: it is never called
         # off, so a single device's verdict does not depend on which page loads first.
         sent: set[Carrier] = set()
@@ -552,7 +564,9 @@ class Checker:
                 sent.add(carrier)
             line.queued += 1
             task = asyncio.create_task(
-                self._ask_one(carrier, identity, sent, run_id, urgent=urgent, rank=rank)
+                self._ask_one(
+                    carrier, identity, sent, run_id, urgent=urgent, rank=rank, on_read=on_read
+                )
             )
             task.add_done_callback(line.dequeue)
             tasks[carrier] = task
@@ -577,6 +591,69 @@ class Checker:
             await asyncio.gather(*tasks.values(), return_exceptions=True)
         return results
 
+    async def _ask_in_turn(
+        self,
+        identity: Identity,
+        carriers: Sequence[Carrier],
+        all_carriers: bool,
+        *,
+        run_id: RunId,
+        urgent: bool,
+        rank: int,
+        any_seller: bool,
+        on_read: PageRead | None,
+    ) -> dict[Carrier, CarrierResult]:
+        """One carrier after another, until one has a record (``_ask``).
+
+        The next carrier is asked as soon as the previous page is read, while its answer
+        is being stored: at a run's start the store may still be opening, and a device
+        that waited for each answer to be stored before asking on would keep its model's
+        other devices waiting too. The answers are all stored before they are reported.
+        """
+        remaining = list(carriers)
+        read: list[Status] = []
+        # Each carrier in the order considered: the task asking it, or why it was not.
+        decided: list[asyncio.Task[CarrierResult] | CarrierResult] = []
+        try:
+            while remaining:
+                carrier = self._shortest_queue(remaining) if any_seller else remaining[0]
+                remaining.remove(carrier)
+                if any(status.is_record for status in read) and not all_carriers:
+                    decided.append(unknown(carrier, SKIPPED))
+                    continue
+                page: asyncio.Future[Status] = asyncio.get_running_loop().create_future()
+                line = self._lines[carrier]
+                line.queued += 1
+                task = asyncio.create_task(
+                    self._ask_one(
+                        carrier,
+                        identity,
+                        set(),
+                        run_id,
+                        urgent=urgent,
+                        rank=rank,
+                        on_read=functools.partial(_page_read, page, on_read),
+                    )
+                )
+                task.add_done_callback(line.dequeue)
+                decided.append(task)
+                either: list[asyncio.Future[Any]] = [task, page]
+                await asyncio.wait(either, return_when=FIRST_COMPLETED)
+                # A page read, or an answer without one (a failure, stored as unknown).
+                read.append(page.result() if page.done() else task.result().status)
+            results: dict[Carrier, CarrierResult] = {}
+            for step in decided:
+                result = step if isinstance(step, CarrierResult) else await step
+                results[result.carrier] = result
+                if not isinstance(step, CarrierResult):
+                    self._announce(result)
+            return results
+        finally:
+            asked = [step for step in decided if isinstance(step, asyncio.Task)]
+            for task in asked:
+                task.cancel()
+            await asyncio.gather(*asked, return_exceptions=True)
+
     def _shortest_queue(self, carriers: Sequence[Carrier]) -> Carrier:
         """Of ``carriers`` (likeliest first), the one with the fewest checks waiting.
 
@@ -591,10 +668,11 @@ class Checker:
         carrier: Carrier,
         identity: Identity,
         sent: set[Carrier],
-        run_id: int | None,
+        run_id: RunId,
         *,
         urgent: bool = False,
         rank: int,
+        on_read: PageRead | None = None,
     ) -> CarrierResult:
         """Ask one carrier, retrying what is worth retrying; store what was seen."""
         line = self._lines[carrier]
@@ -644,10 +722,12 @@ class Checker:
                 return unknown(carrier, "error")
             else:
                 line.recognised()
+                if on_read is not None:
+                    on_read(carrier, observation.reading.status)
                 return await self._keep(imei, _answered(observation), observation.pages, run_id)
 
     async def _ask_person(
-        self, line: _CarrierLine, identity: Identity, err: CarrierError, run_id: int | None
+        self, line: _CarrierLine, identity: Identity, err: CarrierError, run: RunId
     ) -> CarrierResult | None:
         """A person solves the captcha, or reads the page by hand; None if nobody does.
 
@@ -659,6 +739,7 @@ class Checker:
             return None
         desk = ChallengeDesk(self.store, self.person, origin=self._challenge_origin)
         imei = identity.value
+        run_id = await _known(run)
         async with line.person_turn:
             if line.paused is not None:
                 return None  # nobody answered for this carrier while we waited
@@ -736,7 +817,7 @@ class Checker:
         return True, None
 
     async def _failed(
-        self, carrier: Carrier, imei: str, err: CarrierError, run_id: int | None
+        self, carrier: Carrier, imei: str, err: CarrierError, run_id: RunId
     ) -> CarrierResult:
         result = CarrierResult(
             carrier=carrier,
@@ -764,7 +845,7 @@ class Checker:
         imei: str,
         result: CarrierResult,
         pages: Sequence[Page],
-        run_id: int | None,
+        run: RunId,
         *,
         entered_by: str | None = None,
     ) -> CarrierResult:
@@ -776,11 +857,24 @@ class Checker:
             result,
             adapter_version=None if entered_by else self.adapter(result.carrier).VERSION,
             entered_by=entered_by,
-            run_id=run_id,
+            run_id=await _known(run),
         )
         stored = await self._writer.keep(new, [NewPage.from_page(page) for page in pages])
         # Name the evidence only when there is some: a refused connection has no page.
         return replace(result, evidence=(f"observation #{stored.id}",)) if pages else result
+
+
+def _page_read(
+    page: asyncio.Future[Status], also: PageRead | None, carrier: Carrier, status: Status
+) -> None:
+    page.set_result(status)
+    if also is not None:
+        also(carrier, status)
+
+
+async def _known(run: RunId) -> int | None:
+    """The run's id, once its row is written (shielded: the run outlives this check)."""
+    return await asyncio.shield(run) if isinstance(run, asyncio.Future) else run
 
 
 def _answered(observation: Observation) -> CarrierResult:

@@ -26,17 +26,19 @@ The ``Store`` methods are in ``repo`` (section "challenges"); the queries are he
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, null, select, update
 from sqlalchemy.orm import Session
 
 from akarom.domain import Carrier
+from akarom.storage.records import (
+    ChallengeKind,
+    ChallengeStatus,
+    NewChallenge,
+    StoredChallenge,
+)
 from akarom.storage.tables import Challenge
 
 __all__ = [
@@ -45,97 +47,6 @@ __all__ = [
     "NewChallenge",
     "StoredChallenge",
 ]
-
-
-class ChallengeKind(StrEnum):
-    """What the person is asked: the code in a captcha image, or the symbol on a page."""
-
-    CAPTCHA = "captcha"
-    PAGE = "page"
-
-
-class ChallengeStatus(StrEnum):
-    """Where a challenge is on its one path (see the module docstring)."""
-
-    OPEN = "open"
-    ANSWERED = "answered"
-    SKIPPED = "skipped"
-    EXPIRED = "expired"
-    VOID = "void"
-
-
-_IMEI = re.compile(r"[0-9]{15}|[0-9A-F]{14}")
-
-
-def _require_aware(name: str, value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, not {value!r}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewChallenge:
-    """A challenge to post. ``ValueError`` for one that breaks the schema's rules.
-
-    A captcha carries ``image``, ``media_type`` and the ``session`` its answer is sent
-    in (JSON-serialisable); a page carries the ``url`` the person opens. ``origin``
-    names the asker (one ``Checker``); ``expires_at`` is when it stops waiting.
-    """
-
-    kind: ChallengeKind
-    carrier: Carrier
-    imei: str
-    origin: str
-    expires_at: datetime
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    tenant: str | None = None
-    run_id: int | None = None
-    url: str | None = None
-    image: bytes | None = field(default=None, repr=False)
-    media_type: str | None = None
-    session: Mapping[str, Any] | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if not _IMEI.fullmatch(self.imei):
-            raise ValueError(f"not a compact IMEI or MEID: {self.imei!r}")
-        _require_aware("created_at", self.created_at)
-        _require_aware("expires_at", self.expires_at)
-        if self.expires_at <= self.created_at:
-            raise ValueError("a challenge must expire after it is posted")
-        if not self.origin:
-            raise ValueError("a challenge names its asker (origin)")
-        if self.kind is ChallengeKind.CAPTCHA:
-            if not self.image or not self.media_type or self.session is None:
-                raise ValueError("a captcha challenge carries its image, media type and session")
-        elif not self.url:
-            raise ValueError("a page challenge carries the URL of the page to read")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredChallenge:
-    """A challenge as read back; timestamps are UTC-aware. See ``tables.Challenge``."""
-
-    id: int
-    kind: ChallengeKind
-    carrier: Carrier
-    imei: str
-    tenant: str | None
-    origin: str
-    run_id: int | None
-    created_at: datetime
-    expires_at: datetime
-    status: ChallengeStatus
-    url: str | None
-    image: bytes | None = field(repr=False)
-    media_type: str | None
-    session: Mapping[str, Any] | None = field(repr=False)
-    answer: str | None
-    closed_by: str | None
-    closed_at: datetime | None
-    outcome: str | None
-
-    def waiting(self, now: datetime) -> bool:
-        """Open, and not past ``expires_at``: a person may still answer it."""
-        return self.status is ChallengeStatus.OPEN and now < self.expires_at
 
 
 def _stored(row: Challenge) -> StoredChallenge:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import threading
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -47,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from akarom.domain import Carrier, CarrierResult, Source, Status
+from akarom.domain import Carrier, Source, Status
 from akarom.errors import ParseError, StorageError
 from akarom.storage import accounts as _accounts
 from akarom.storage import challenges as _challenges
@@ -57,12 +56,23 @@ from akarom.storage._records import dialect_insert
 from akarom.storage.accounts import StoredApiKey, StoredDealer, StoredUser, UserRole
 from akarom.storage.alerts import AlertRecords
 from akarom.storage.certificates import CertificateRecords
-from akarom.storage.challenges import ChallengeStatus, NewChallenge, StoredChallenge
 from akarom.storage.db import WRITE_OPTION, migrate, open_engine, translate_errors
 from akarom.storage.guarantees import GuaranteeRecords
 from akarom.storage.jobs import JobStatus, NewJob, StoredJob, StoredJobResult
 from akarom.storage.monitor import MonitorRecords
 from akarom.storage.observations import StoredObservation
+from akarom.storage.records import (
+    ChallengeStatus,
+    NewChallenge,
+    NewObservation,
+    NewPage,
+    PageLike,
+    StoredChallenge,
+    StoredRow,
+    StoredRun,
+    require_aware,
+    tac_of,
+)
 from akarom.storage.tables import (
     Base,
     BulkRow,
@@ -99,7 +109,6 @@ KEYS_PER_QUERY = 5_000
 
 _T = TypeVar("_T")
 
-_IMEI = re.compile(r"[0-9]{15}|[0-9A-F]{14}")
 _RECORD_STATUSES = tuple(status.value for status in Status if status.is_record)
 #: Job results written by one INSERT (SQLite binds at most 32,766 values per statement).
 _RESULTS_PER_STATEMENT = 500
@@ -155,137 +164,9 @@ def _known_carrier(name: str) -> Carrier | None:
         return None
 
 
-def tac_of(imei: str) -> str | None:
-    """The TAC (first 8 digits) of a 15-digit IMEI; None for a MEID.
-
-    >>> tac_of("352099001761481"), tac_of("A0000012345678")
-    ('35209900', None)
-    """
-    return imei[:8] if len(imei) == 15 and imei.isascii() and imei.isdigit() else None
-
-
 def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _require_aware(name: str, value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, not {value!r}")
-
-
-class PageLike(Protocol):
-    """Anything shaped like an HTTP response kept as evidence (``carriers.Page`` is)."""
-
-    @property
-    def method(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-    @property
-    def content(self) -> bytes: ...
-    @property
-    def fetched_at(self) -> datetime: ...
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewPage:
-    """One HTTP response to keep as evidence, byte for byte."""
-
-    method: str
-    url: str
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
-    fetched_at: datetime
-
-    def __post_init__(self) -> None:
-        _require_aware("fetched_at", self.fetched_at)
-
-    @classmethod
-    def from_page(cls, page: PageLike) -> NewPage:
-        """Copy a page (e.g. ``akarom.carriers.Page``) field by field."""
-        return cls(
-            method=page.method,
-            url=page.url,
-            status_code=page.status_code,
-            headers=dict(page.headers),
-            content=page.content,
-            fetched_at=page.fetched_at,
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewObservation:
-    """A check to save. Raises ``ValueError`` for one that breaks the schema's rules.
-
-    ``imei`` is the compact form (15 digits, or a MEID's 14 upper-case hex digits).
-    ``error`` is set exactly when ``status`` is ``unknown``. ``source`` is ``live``
-    or ``manual``; a manual observation names who entered it (``entered_by``). A
-    cached answer is not saved again.
-    """
-
-    imei: str
-    carrier: Carrier
-    status: Status
-    checked_at: datetime
-    source: Source = Source.LIVE
-    printed_symbol: str | None = None
-    message: str | None = None
-    error: str | None = None
-    detail: str | None = None
-    elapsed_ms: int | None = None
-    adapter_version: str | None = None
-    entered_by: str | None = None
-    run_id: int | None = None
-    reason: str | None = None
-
-    def __post_init__(self) -> None:
-        if not _IMEI.fullmatch(self.imei):
-            raise ValueError(f"not a compact IMEI or MEID: {self.imei!r}")
-        _require_aware("checked_at", self.checked_at)
-        if (self.status is Status.UNKNOWN) != (self.error is not None):
-            raise ValueError("an observation is unknown exactly when it carries an error code")
-        if self.source is Source.CACHE:
-            raise ValueError("a cached answer is not a new observation")
-        if (self.source is Source.MANUAL) != bool(self.entered_by):
-            raise ValueError("a manual observation, and only one, names who entered it")
-        if self.elapsed_ms is not None and self.elapsed_ms < 0:
-            raise ValueError(f"elapsed_ms cannot be negative: {self.elapsed_ms}")
-
-    @classmethod
-    def from_result(
-        cls,
-        imei: str,
-        result: CarrierResult,
-        *,
-        adapter_version: str | None = None,
-        entered_by: str | None = None,
-        run_id: int | None = None,
-    ) -> NewObservation:
-        """The observation for a ``CarrierResult``, which must carry ``checked_at``."""
-        if result.checked_at is None:
-            raise ValueError("a result without checked_at cannot be saved")
-        elapsed = None if result.elapsed_s is None else round(result.elapsed_s * 1000)
-        return cls(
-            imei=imei,
-            carrier=result.carrier,
-            status=result.status,
-            checked_at=result.checked_at,
-            source=result.source or Source.LIVE,
-            printed_symbol=result.printed_symbol,
-            message=result.message,
-            error=result.error,
-            detail=result.detail,
-            elapsed_ms=elapsed,
-            adapter_version=adapter_version,
-            entered_by=entered_by,
-            run_id=run_id,
-            reason=result.reason,
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -326,30 +207,6 @@ class StoredPage:
     content: bytes = field(repr=False)
     sha256: str
     fetched_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredRun:
-    """A bulk run; ``finished_at`` is None while it can be resumed."""
-
-    id: int
-    created_at: datetime
-    input_name: str
-    input_sha256: str
-    output_name: str
-    options: Mapping[str, Any]
-    finished_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredRow:
-    """A finished row of a bulk run: the output cells akarom wrote for it."""
-
-    run_id: int
-    row_number: int
-    imei: str | None
-    cells: Mapping[str, Any]
-    finished_at: datetime
 
 
 def _unpack(blob: EvidenceBlob) -> bytes:
@@ -624,7 +481,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         counts); each value is exactly what ``latest`` returns for that IMEI.
         """
         if since is not None:
-            _require_aware("since", since)
+            require_aware("since", since)
         wanted = list(dict.fromkeys(imeis))
         found: dict[str, dict[Carrier, StoredObservation]] = {imei: {} for imei in wanted}
         if not wanted or (carriers is not None and not carriers):
@@ -651,7 +508,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         Carriers with neither are absent. Two grouped queries and one for the newest
         refusal of each carrier, whatever the number of observations.
         """
-        _require_aware("since", since)
+        require_aware("since", since)
         refused = Observation.error == ParseError.code
         recent = (
             Observation.source == Source.LIVE.value,
@@ -814,7 +671,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
     ) -> StoredRun:
         """Record the start of a bulk run; ``options`` must be JSON-serialisable."""
         created_at = created_at or datetime.now(UTC)
-        _require_aware("created_at", created_at)
+        require_aware("created_at", created_at)
         row = BulkRun(
             created_at=created_at,
             input_name=input_name,
@@ -847,7 +704,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
     def finish_run(self, run_id: int, *, finished_at: datetime | None = None) -> StoredRun:
         """Mark a run finished (a finished run keeps its first finish time)."""
         finished_at = finished_at or datetime.now(UTC)
-        _require_aware("finished_at", finished_at)
+        require_aware("finished_at", finished_at)
         with self._writing("finish the bulk run") as session:
             session.execute(
                 update(BulkRun)
@@ -892,7 +749,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         if not rows:
             return
         finished_at = finished_at or datetime.now(UTC)
-        _require_aware("finished_at", finished_at)
+        require_aware("finished_at", finished_at)
         # One statement, executed for many parameter sets: compiled once per batch,
         # not once per distinct VALUES list (a quarter of the CPU per row).
         insert = self._insert()(BulkRow).on_conflict_do_nothing(
@@ -957,7 +814,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         """``tenant``'s challenges a person may still answer, oldest first; ``origin``
         and ``run_id`` narrow them to one asker or one bulk run."""
         now = now or datetime.now(UTC)
-        _require_aware("now", now)
+        require_aware("now", now)
         with self._reading("list the open challenges") as session:
             return _challenges.waiting(
                 session, tenant=tenant, origin=origin, run_id=run_id, now=now, limit=limit
@@ -977,7 +834,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         did not close it (not open any more, not ``tenant``'s, or — for a person's
         answer or skip — past ``expires_at``). Only one of two concurrent calls wins."""
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         with self._writing("close the challenge") as session:
             return _challenges.close(
                 session,
@@ -998,7 +855,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
     def expire_challenges(self, *, now: datetime | None = None) -> int:
         """Close every open challenge past its ``expires_at`` as expired; how many."""
         now = now or datetime.now(UTC)
-        _require_aware("now", now)
+        require_aware("now", now)
         with self._writing("expire the challenges") as session:
             return _challenges.expire(session, now=now)
 
@@ -1026,7 +883,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         with ``dealer_by_name``/``user_by_email`` to tell a person which.
         """
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         if (admin_email is None) != (admin_password_hash is None):
             raise ValueError("an admin comes with an e-mail address and a password hash")
         with self._writing("create the dealer") as session:
@@ -1062,7 +919,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         """Add a user to the dealer (``email`` stored lower-cased); ``StorageError`` when
         the address is taken."""
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         with self._writing("create the user") as session:
             return _accounts.insert_user(
                 session,
@@ -1103,7 +960,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
     ) -> StoredApiKey:
         """Keep a new key of the dealer: only its SHA-256 (hex) and its first characters."""
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         with self._writing("create the API key") as session:
             return _accounts.insert_api_key(
                 session, dealer_id=dealer_id, key_hash=key_hash, prefix=prefix, label=label, at=at
@@ -1125,14 +982,14 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         """Revoke the key (only if it is ``dealer_id``'s, when given); whether this call
         revoked it (False: no such key, another dealer's, or revoked already)."""
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         with self._writing("revoke the API key") as session:
             return _accounts.revoke_api_key(session, key_id, dealer_id=dealer_id, at=at)
 
     def touch_api_key(self, key_id: int, at: datetime | None = None) -> None:
         """Note that the key was used (``last_used_at``; never moved back)."""
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         with self._writing("note the API key's use") as session:
             _accounts.touch_api_key(session, key_id, at=at)
 
@@ -1221,7 +1078,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         """Mark a queued (or resumed) job running; None when it is already finished —
         cancelled before it started, say — and must not run."""
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         with self._writing("start the job") as session:
             return _jobs.start(session, job_id, run_id=run_id, total=total, at=at)
 
@@ -1248,7 +1105,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
     ) -> bool:
         """Finish an unfinished job as done, failed or cancelled; whether this call did."""
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         with self._writing("finish the job") as session:
             return _jobs.finish(session, job_id, status=status, error=error, at=at)
 
@@ -1259,7 +1116,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         ``cancel_requested`` for its runner. The job, or None when the dealer has none
         with that key."""
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         with self._writing("cancel the job") as session:
             return _jobs.request_cancel(session, job_key, dealer_id, at=at)
 
@@ -1291,7 +1148,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
     ) -> None:
         """Write rows' results (row number, IMEI, result) in one transaction."""
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         with self._writing("save the job's results") as session:
             for start in range(0, len(results), _RESULTS_PER_STATEMENT):
                 chunk = results[start : start + _RESULTS_PER_STATEMENT]
@@ -1309,7 +1166,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
     ) -> None:
         """Remember that the dealer checked these devices (at ``at``)."""
         at = at or datetime.now(UTC)
-        _require_aware("at", at)
+        require_aware("at", at)
         with self._writing("note the dealer's devices") as session:
             for chunk in _chunks(list(imeis), KEYS_PER_QUERY):
                 _jobs.note_devices(session, dealer_id, chunk, at=at)

@@ -4,7 +4,9 @@
 Reading them through ``Store`` costs more than the whole command should: SQLAlchemy
 and its ORM take a third of a second to import. ``latest_answers`` reads the same
 rows with ``sqlite3`` alone, read-only, and gives exactly what ``Store.latest_many``
-gives (a property test holds the two together) or None when it cannot be sure:
+gives (a property test holds the two together); ``carrier_totals`` and
+``carrier_counts_for_tacs`` likewise give ``Store``'s, for a bulk run's first rows
+while the store opens. Each gives None when it cannot be sure:
 
 * there is no database file yet (it is never created here);
 * the file is not stamped at the head revision this akarom ships (an older
@@ -26,12 +28,19 @@ from collections.abc import Sequence
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from akarom.domain import Carrier, Source, Status
 from akarom.storage.observations import StoredObservation
 from akarom.storage.revisions import head_revision
 
-__all__ = ["SQLITE_FILENAME", "latest_answers"]
+__all__ = [
+    "SQLITE_FILENAME",
+    "carrier_counts_for_tacs",
+    "carrier_totals",
+    "latest_answers",
+    "readable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +68,61 @@ def latest_answers(
     """
     if since.tzinfo is None or since.utcoffset() is None:
         raise ValueError(f"since must be timezone-aware: {since!r}")
+    wanted = list(dict.fromkeys(imeis))
+    since_text = since.astimezone(UTC).replace(tzinfo=None).strftime(_STORED_TIME)
+    arguments = (json.dumps(wanted), since_text, Status.UNKNOWN.value)
+    rows = _read(path, _NEWEST, arguments)
+    if rows is None:
+        return None
+    found: dict[str, dict[Carrier, StoredObservation]] = {imei: {} for imei in wanted}
+    try:
+        for row in sorted(rows, key=lambda row: row[3]):  # by carrier, as Store does
+            observation = _observation(row)
+            if observation is not None:
+                found[observation.imei][observation.carrier] = observation
+    except ValueError as err:
+        logger.debug("stored answers not read without SQLAlchemy: %s", err)
+        return None
+    return found
+
+
+def readable(path: Path) -> bool:
+    """Whether the file is there, at this akarom's schema, and reads (see the docstring)."""
+    return _read(path, "SELECT 1", ()) is not None
+
+
+def carrier_totals(path: Path) -> dict[Carrier, int] | None:
+    """``Store.carrier_totals()`` on the SQLite file ``path``, or None (as ``latest_answers``)."""
+    rows = _read(path, _TOTALS, (_RECORD_STATUSES,))
+    if rows is None:
+        return None
+    totals = dict.fromkeys(Carrier, 0)
+    for name, count in rows:
+        if (carrier := _known_carrier(name)) is not None:
+            totals[carrier] = _int(count)
+    return totals
+
+
+def carrier_counts_for_tacs(
+    path: Path, tacs: Sequence[str]
+) -> dict[str, dict[Carrier, int]] | None:
+    """``Store.carrier_counts_for_tacs(tacs)`` on the SQLite file ``path``, or None."""
+    wanted = list(dict.fromkeys(tacs))
+    rows = _read(path, _COUNTS, (json.dumps(wanted), _RECORD_STATUSES))
+    if rows is None:
+        return None
+    counts = {tac: dict.fromkeys(Carrier, 0) for tac in wanted}
+    for tac, name, count in rows:
+        if (carrier := _known_carrier(name)) is not None:
+            counts[tac][carrier] = _int(count)
+    return counts
+
+
+def _read(path: Path, query: str, arguments: tuple[object, ...]) -> list[Any] | None:
+    """The rows of ``query`` on the file, read-only; None when it cannot be read with certainty."""
     head = head_revision()
     if head is None or not path.is_file():
         return None
-    wanted = list(dict.fromkeys(imeis))
-    found: dict[str, dict[Carrier, StoredObservation]] = {imei: {} for imei in wanted}
-    since_text = since.astimezone(UTC).replace(tzinfo=None).strftime(_STORED_TIME)
     try:
         uri = path.resolve().as_uri() + "?mode=ro"
         # isolation_level None: the one transaction is ours, so the stamp and the rows agree.
@@ -73,16 +131,17 @@ def latest_answers(
             connection.execute("BEGIN")
             if not _stamped_at(connection, head):
                 return None
-            arguments = (json.dumps(wanted), since_text, Status.UNKNOWN.value)
-            rows = connection.execute(_NEWEST, arguments).fetchall()
-        for row in sorted(rows, key=lambda row: row[3]):  # by carrier, as Store does
-            observation = _observation(row)
-            if observation is not None:
-                found[observation.imei][observation.carrier] = observation
+            return connection.execute(query, arguments).fetchall()
     except (sqlite3.Error, ValueError) as err:
-        logger.debug("stored answers not read without SQLAlchemy: %s", err)
+        logger.debug("%s not read without SQLAlchemy: %s", path, err)
         return None
-    return found
+
+
+def _known_carrier(name: object) -> Carrier | None:
+    try:
+        return Carrier(str(name))
+    except ValueError:
+        return None  # a newer version's rows in a shared database, skipped as Store does
 
 
 def _stamped_at(connection: sqlite3.Connection, head: str) -> bool:
@@ -109,6 +168,22 @@ FROM (
 ) WHERE rank = 1
 """
 
+#: The statuses that are a record (○ △ ×), as one JSON array.
+_RECORD_STATUSES = json.dumps([status.value for status in Status if status.is_record])
+
+# Per carrier, the distinct IMEIs it had a record of (``Store.carrier_totals``).
+_TOTALS = """
+SELECT carrier, count(DISTINCT imei) FROM observations
+WHERE status IN (SELECT value FROM json_each(?)) GROUP BY carrier
+"""
+
+# Per TAC and carrier, the same (``Store.carrier_counts_for_tacs``); the TACs as one JSON array.
+_COUNTS = """
+SELECT tac, carrier, count(DISTINCT imei) FROM observations
+WHERE tac IN (SELECT value FROM json_each(?)) AND status IN (SELECT value FROM json_each(?))
+GROUP BY tac, carrier
+"""
+
 
 def _observation(row: tuple[object, ...]) -> StoredObservation | None:
     """The row as ``Store`` reads it; None for a carrier this version does not know.
@@ -117,10 +192,9 @@ def _observation(row: tuple[object, ...]) -> StoredObservation | None:
     """
     (id_, imei, tac, carrier, status, symbol, message, error, detail) = row[:9]
     (checked_at, elapsed_ms, source, adapter_version, entered_by, run_id, reason) = row[9:]
-    try:
-        known = Carrier(carrier)
-    except ValueError:
-        return None  # a newer version's rows in a shared database, skipped as Store does
+    known = _known_carrier(carrier)
+    if known is None:
+        return None
     if not isinstance(checked_at, str) or not _STORED_TIME_TEXT.fullmatch(checked_at):
         raise ValueError(f"observation {id_}: checked_at {checked_at!r} is not a stored time")
     return StoredObservation(
