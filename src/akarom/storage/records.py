@@ -46,6 +46,7 @@ def tac_of(imei: str) -> str | None:
 
 
 def require_aware(name: str, value: datetime) -> None:
+    """``ValueError`` unless ``value`` carries its time zone (every stored time is UTC)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, not {value!r}")
 
@@ -196,7 +197,7 @@ class ChallengeKind(StrEnum):
 
 
 class ChallengeStatus(StrEnum):
-    """Where a challenge is on its one path (see the module docstring)."""
+    """Where a challenge is on its one path (see ``storage.challenges``)."""
 
     OPEN = "open"
     ANSWERED = "answered"
