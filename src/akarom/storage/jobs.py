@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from akarom.storage.records import require_aware
 from akarom.storage.tables import DealerDevice, Job, JobResult
 
 __all__ = [
@@ -66,11 +67,6 @@ class JobStatus(StrEnum):
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
-def _require_aware(name: str, value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, not {value!r}")
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewJob:
     """A job to queue. ``ValueError`` for one that breaks the schema's rules.
@@ -93,7 +89,7 @@ class NewJob:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
-        _require_aware("created_at", self.created_at)
+        require_aware("created_at", self.created_at)
         if len(self.key) != 32:
             raise ValueError(f"a job key is 32 characters (uuid4 hex), not {self.key!r}")
         if self.idempotency_key is not None:

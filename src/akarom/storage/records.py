@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from akarom.domain import Carrier, CarrierResult, Source, Status
 
 __all__ = [
+    "RECORD_STATUSES",
     "ChallengeKind",
     "ChallengeStatus",
     "NewChallenge",
@@ -29,11 +30,24 @@ __all__ = [
     "StoredChallenge",
     "StoredRow",
     "StoredRun",
+    "known_carrier",
     "require_aware",
     "tac_of",
 ]
 
 _IMEI = re.compile(r"[0-9]{15}|[0-9A-F]{14}")
+
+#: The statuses that are a record (○ △ ×): a carrier that gives one sold the device.
+RECORD_STATUSES = tuple(status.value for status in Status if status.is_record)
+
+
+def known_carrier(name: object) -> Carrier | None:
+    """The carrier of that id, or None for one this version does not know (a newer
+    version's rows in a shared database, skipped wherever rows are read)."""
+    try:
+        return Carrier(str(name))
+    except ValueError:
+        return None
 
 
 def tac_of(imei: str) -> str | None:

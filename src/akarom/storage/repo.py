@@ -62,6 +62,7 @@ from akarom.storage.jobs import JobStatus, NewJob, StoredJob, StoredJobResult
 from akarom.storage.monitor import MonitorRecords
 from akarom.storage.observations import StoredObservation
 from akarom.storage.records import (
+    RECORD_STATUSES,
     ChallengeStatus,
     NewChallenge,
     NewObservation,
@@ -70,6 +71,7 @@ from akarom.storage.records import (
     StoredChallenge,
     StoredRow,
     StoredRun,
+    known_carrier,
     require_aware,
     tac_of,
 )
@@ -109,7 +111,6 @@ KEYS_PER_QUERY = 5_000
 
 _T = TypeVar("_T")
 
-_RECORD_STATUSES = tuple(status.value for status in Status if status.is_record)
 #: Job results written by one INSERT (SQLite binds at most 32,766 values per statement).
 _RESULTS_PER_STATEMENT = 500
 
@@ -136,7 +137,7 @@ _COUNTS_QUERY = (
         _OBSERVATIONS.c.tac, _OBSERVATIONS.c.carrier, func.count(_OBSERVATIONS.c.imei.distinct())
     )
     .where(
-        _OBSERVATIONS.c.status.in_(_RECORD_STATUSES),
+        _OBSERVATIONS.c.status.in_(RECORD_STATUSES),
         _OBSERVATIONS.c.tac.in_(bindparam("tacs", expanding=True)),
     )
     .group_by(_OBSERVATIONS.c.tac, _OBSERVATIONS.c.carrier)
@@ -153,15 +154,6 @@ _DEALER_HAS = select(_DEALER_DEVICES.c.imei).where(
     _DEALER_DEVICES.c.dealer_id == bindparam("dealer_id"),
     _DEALER_DEVICES.c.imei == bindparam("imei"),
 )
-
-
-def _known_carrier(name: str) -> Carrier | None:
-    """The carrier of that id, or None for one this version does not know (a newer
-    version's rows in a shared database)."""
-    try:
-        return Carrier(name)
-    except ValueError:
-        return None
 
 
 def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
@@ -497,7 +489,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
             for chunk in _chunks(wanted, KEYS_PER_QUERY):
                 rows.extend(connection.execute(query, parameters | {"imeis": chunk}))
         for row in sorted(rows, key=lambda row: row.carrier):
-            if _known_carrier(row.carrier) is not None:
+            if known_carrier(row.carrier) is not None:
                 observation = _observation(row)
                 found[observation.imei][observation.carrier] = observation
         return found
@@ -550,7 +542,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
             }
         found = {}
         for name in sorted(set(reasons) | set(read)):
-            known = _known_carrier(name)
+            known = known_carrier(name)
             if known is None:
                 continue
             count, at = read.get(name, (0, None))
@@ -635,7 +627,7 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
         with self._read_connection("count answers per carrier") as connection:
             for chunk in _chunks(wanted, KEYS_PER_QUERY):
                 for tac, name, count in connection.execute(_COUNTS_QUERY, {"tacs": chunk}):
-                    carrier = _known_carrier(name)
+                    carrier = known_carrier(name)
                     if carrier is not None:
                         counts[tac][carrier] = count
         return counts
@@ -647,13 +639,13 @@ class Store(GuaranteeRecords, MonitorRecords, AlertRecords, CertificateRecords):
     def _record_counts(self, *conditions: Any) -> dict[Carrier, int]:
         query = (
             select(Observation.carrier, func.count(Observation.imei.distinct()))
-            .where(Observation.status.in_(_RECORD_STATUSES), *conditions)
+            .where(Observation.status.in_(RECORD_STATUSES), *conditions)
             .group_by(Observation.carrier)
         )
         counts = dict.fromkeys(Carrier, 0)
         with self._reading("count answers per carrier") as session:
             for name, count in session.execute(query):
-                carrier = _known_carrier(name)
+                carrier = known_carrier(name)
                 if carrier is not None:
                     counts[carrier] = count
         return counts

@@ -15,7 +15,8 @@ while the store opens. Each gives None when it cannot be sure:
 * a row holds a status or source this version does not know.
 
 None means "ask ``Store``", which migrates, reports errors and decides. This
-module imports neither SQLAlchemy nor the rest of ``akarom.storage``.
+module imports neither SQLAlchemy nor the rest of ``akarom.storage`` beyond its
+plain records (``observations``, ``records``, ``revisions``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from akarom.domain import Carrier, Source, Status
 from akarom.storage.observations import StoredObservation
+from akarom.storage.records import RECORD_STATUSES, known_carrier
 from akarom.storage.revisions import head_revision
 
 __all__ = [
@@ -98,7 +100,7 @@ def carrier_totals(path: Path) -> dict[Carrier, int] | None:
         return None
     totals = dict.fromkeys(Carrier, 0)
     for name, count in rows:
-        if (carrier := _known_carrier(name)) is not None:
+        if (carrier := known_carrier(name)) is not None:
             totals[carrier] = _int(count)
     return totals
 
@@ -113,7 +115,7 @@ def carrier_counts_for_tacs(
         return None
     counts = {tac: dict.fromkeys(Carrier, 0) for tac in wanted}
     for tac, name, count in rows:
-        if (carrier := _known_carrier(name)) is not None:
+        if (carrier := known_carrier(name)) is not None:
             counts[tac][carrier] = _int(count)
     return counts
 
@@ -135,13 +137,6 @@ def _read(path: Path, query: str, arguments: tuple[object, ...]) -> list[Any] | 
     except (sqlite3.Error, ValueError) as err:
         logger.debug("%s not read without SQLAlchemy: %s", path, err)
         return None
-
-
-def _known_carrier(name: object) -> Carrier | None:
-    try:
-        return Carrier(str(name))
-    except ValueError:
-        return None  # a newer version's rows in a shared database, skipped as Store does
 
 
 def _stamped_at(connection: sqlite3.Connection, head: str) -> bool:
@@ -169,7 +164,7 @@ FROM (
 """
 
 #: The statuses that are a record (○ △ ×), as one JSON array.
-_RECORD_STATUSES = json.dumps([status.value for status in Status if status.is_record])
+_RECORD_STATUSES = json.dumps(RECORD_STATUSES)
 
 # Per carrier, the distinct IMEIs it had a record of (``Store.carrier_totals``).
 _TOTALS = """
@@ -192,7 +187,7 @@ def _observation(row: tuple[object, ...]) -> StoredObservation | None:
     """
     (id_, imei, tac, carrier, status, symbol, message, error, detail) = row[:9]
     (checked_at, elapsed_ms, source, adapter_version, entered_by, run_id, reason) = row[9:]
-    known = _known_carrier(carrier)
+    known = known_carrier(carrier)
     if known is None:
         return None
     if not isinstance(checked_at, str) or not _STORED_TIME_TEXT.fullmatch(checked_at):
